@@ -1,0 +1,135 @@
+"""Checkpoints: one file per trained model, written atomically, loaded with weights_only=True only.
+
+A file holds the config, the state dict, the metrics history, the dataset, the creation time and
+library versions. Only plain containers, numbers, strings and tensors go in, so that
+`torch.load(..., weights_only=True)` can read it and no pickled code can ever run.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .config import TrainConfig
+from .models import build_model
+
+FORMAT = "mnist_core.checkpoint"
+FORMAT_VERSION = 1
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_DEFAULT = REPO_ROOT / "checkpoints" / "default.pt"
+
+
+class CheckpointError(ValueError):
+    """A file that is not a readable checkpoint of this project, or whose weights do not fit it."""
+
+
+def checkpoint_dir() -> Path:
+    """Where trained runs are saved: $MNIST_CHECKPOINT_DIR, else the repository's checkpoints/."""
+    return Path(os.environ.get("MNIST_CHECKPOINT_DIR") or REPO_ROOT / "checkpoints")
+
+
+def library_versions() -> dict[str, str]:
+    import torchvision
+
+    from . import __version__
+
+    return {
+        "mnist_core": __version__,
+        "torch": str(torch.__version__),  # TorchVersion is not a plain str: weights_only refuses it
+        "torchvision": str(torchvision.__version__),
+        "python": platform.python_version(),
+    }
+
+
+def save_checkpoint(
+    path: str | os.PathLike, model: nn.Module, config: TrainConfig, history: dict, metrics: dict, **extra: Any
+) -> Path:
+    """Write the checkpoint atomically: a temporary file in the same folder, fsync, then rename.
+
+    A crash mid-write leaves the previous file intact and at most a hidden `.tmp` file behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": config.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "history": history,
+        "metrics": metrics,
+        "dataset": {"name": "MNIST", "train_size": 60_000, "test_size": 10_000},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "versions": library_versions(),
+        **extra,
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """Load and check a checkpoint's contents (weights_only=True); CheckpointError if it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - truncated zip, pickle payload, random bytes: all the same to a user
+        raise CheckpointError(f"{path.name}: not a readable checkpoint ({_reason(exc)})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path.name}: not a mnist_core checkpoint")
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path.name}: checkpoint format {payload.get('format_version')} is not supported")
+    try:
+        payload["config"] = TrainConfig.from_dict(payload["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path.name}: invalid config in checkpoint ({exc})") from None
+    return payload
+
+
+def _reason(exc: Exception) -> str:
+    """The informative line of torch.load's long error (e.g. the refused pickle global)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in lines:
+        if "WeightsUnpickler error" in line or "Unsupported global" in line:
+            return line[:300]
+    return (lines[0] if lines else type(exc).__name__)[:300]
+
+
+@dataclass
+class LoadedModel:
+    model: nn.Module
+    config: TrainConfig
+    payload: dict
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild the network from the checkpoint's config and load its weights (strictly)."""
+    payload = read_checkpoint(path)
+    config = payload["config"]
+    model = build_model(config)
+    try:
+        model.load_state_dict(payload["state_dict"], strict=True)
+    except (KeyError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()
+        raise CheckpointError(
+            f"{Path(path).name}: weights do not match the config ({config.model}): {first[0][:200] if first else exc}"
+        ) from None
+    model.to(device).eval()
+    return LoadedModel(model, config, payload)

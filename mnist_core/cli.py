@@ -1,0 +1,209 @@
+"""Command line: python -m mnist_core {data,train,evaluate,predict,export}.
+
+Every training flag is generated from TrainConfig's fields, so --help always shows the real
+defaults and ranges, and bad values are rejected by the same validation the app uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .config import TrainConfig, describe_range, field_type, fields
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field; values stay raw strings until TrainConfig.from_dict checks them."""
+    group = parser.add_argument_group("hyperparameters (from TrainConfig)")
+    for f in fields():
+        # argparse treats % as a format character.
+        help_text = f"{f.metadata['help']}; {describe_range(f)} (default: {f.default})".replace("%", "%%")
+        if field_type(f) is bool:
+            group.add_argument(_flag(f.name), action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            group.add_argument(_flag(f.name), default=None, metavar=f.name.upper(), help=help_text)
+
+
+def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> TrainConfig:
+    given = {f.name: getattr(args, f.name) for f in fields() if getattr(args, f.name) is not None}
+    try:
+        return TrainConfig.from_dict(given)
+    except ValueError as exc:
+        parser.error(str(exc))  # exits with status 2
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    parser = argparse.ArgumentParser(prog="python -m mnist_core", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    subs = {}
+
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.add_argument("--data-dir", default=None, help="MNIST root (default: $MNIST_DATA_DIR or ./data)")
+        subs[name] = p
+        return p
+
+    add("data", "obtain MNIST (offline if need be) and verify the four files by MD5")
+
+    p = add("train", "train a model and save its checkpoint")
+    add_config_flags(p)
+    p.add_argument("--out", default=None, help="checkpoint path (default: checkpoints/<model>-<time>.pt)")
+    p.add_argument("--json", action="store_true", help="print the final metrics as one JSON object")
+
+    p = add("evaluate", "evaluate a checkpoint on the 10,000 test images")
+    p.add_argument("--checkpoint", default=None, help="checkpoint file (default: the bundled model)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = add("predict", "read digits from image files, or from random test digits")
+    p.add_argument("images", nargs="*", help="image files (PNG, JPEG, ... any size)")
+    p.add_argument("--random", type=int, default=0, metavar="N", help="predict N random test digits")
+    p.add_argument("--seed", type=int, default=None, help="seed for --random")
+    p.add_argument("--checkpoint", default=None, help="checkpoint file (default: the bundled model)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = add("export", "export a checkpoint as a self-contained torch.export .pt2 file")
+    p.add_argument("--checkpoint", default=None, help="checkpoint file (default: the bundled model)")
+    p.add_argument("--out", default="mnist.pt2", help="output .pt2 path")
+    return parser, subs
+
+
+def cmd_data(args) -> int:
+    from .data import data_dir, ensure_mnist, verify
+
+    source = ensure_mnist(args.data_dir)
+    print(f"MNIST in {data_dir(args.data_dir).resolve()} (source: {source})")
+    for name, status in verify(args.data_dir).items():
+        print(f"  {name:26} {status}")
+    return 0
+
+
+def cmd_train(args, parser) -> int:
+    from .checkpoint import checkpoint_dir
+    from .data import load_mnist
+    from .progress import ConsoleProgress
+    from .train import train
+
+    cfg = config_from_args(parser, args)
+    out = Path(args.out) if args.out else checkpoint_dir() / f"{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}.pt"
+    data = load_mnist(args.data_dir, log=lambda msg: print(msg, file=sys.stderr))
+    try:
+        with ConsoleProgress(cfg) as progress:
+            result = train(cfg, data, callback=progress, checkpoint_path=out)
+    except ValueError as exc:  # e.g. batch size larger than the chosen subset, device not present
+        parser.error(str(exc))
+    m = result.metrics
+    if args.json:
+        print(json.dumps({**m, "checkpoint": str(result.checkpoint), "config": cfg.to_dict()}))
+    else:
+        print(
+            f"test accuracy {m.get('test_accuracy', float('nan')):.2%}  test loss {m.get('test_loss', float('nan')):.4f}"
+        )
+        print(f"training seconds {m['train_seconds']:.1f}  ({m['epochs_completed']} epoch(s))")
+        print(f"checkpoint {result.checkpoint}")
+    return 0
+
+
+def _predictor(args, parser):
+    from .checkpoint import CheckpointError
+    from .predict import Predictor
+
+    try:
+        return Predictor.from_checkpoint(args.checkpoint)
+    except CheckpointError as exc:
+        parser.error(str(exc))
+
+
+def cmd_evaluate(args, parser) -> int:
+    from .data import load_mnist
+    from .evaluate import evaluate
+
+    predictor = _predictor(args, parser)
+    data = load_mnist(args.data_dir, log=lambda msg: print(msg, file=sys.stderr))
+    started = time.perf_counter()
+    result = evaluate(predictor.model, data.test_images, data.test_labels)
+    seconds = time.perf_counter() - started
+    if args.json:
+        print(json.dumps({"checkpoint": str(predictor.path), **result.to_dict(), "seconds": round(seconds, 3)}))
+        return 0
+    print(f"{predictor.path}: test accuracy {result.accuracy:.2%}, loss {result.loss:.4f} ({seconds:.2f} s)")
+    print("confusion matrix (rows: true digit, columns: predicted)")
+    print("     " + "".join(f"{d:>6}" for d in range(10)))
+    for t, row in enumerate(result.confusion):
+        print(f"{t:>5}" + "".join(f"{c:>6}" for c in row))
+    print("digit precision recall")
+    for d in range(10):
+        print(f"{d:>5} {result.precision[d]:9.2%} {result.recall[d]:6.2%}")
+    return 0
+
+
+def cmd_predict(args, parser) -> int:
+    from .preprocess import ImageError
+
+    if not args.images and not args.random:
+        parser.error("give image files or --random N")
+    if args.random < 0:
+        parser.error("--random: must be a positive number of digits")
+    predictor = _predictor(args, parser)
+    rows = []
+    for path in args.images:
+        try:
+            p = predictor.predict(Path(path))
+            rows.append({"input": path, "digit": p.digit, "probabilities": p.probabilities})
+        except (ImageError, OSError) as exc:
+            rows.append({"input": path, "error": str(exc)})
+    if args.random:
+        from .data import load_mnist, sample_test
+
+        data = load_mnist(args.data_dir, log=lambda msg: print(msg, file=sys.stderr))
+        indices = sample_test(data, args.random, args.seed)
+        preds = predictor.predict_batch([data.test_images[i].numpy() for i in indices])
+        for i, p in zip(indices, preds):
+            rows.append(
+                {
+                    "input": f"test[{i}]",
+                    "label": int(data.test_labels[i]),
+                    "digit": p.digit,
+                    "probabilities": p.probabilities,
+                }
+            )
+    if args.json:
+        print(json.dumps({"checkpoint": str(predictor.path), "predictions": rows}))
+    else:
+        for row in rows:
+            if "error" in row:
+                print(f"{row['input']}: error: {row['error']}")
+                continue
+            shown = "no digit" if row["digit"] is None else f"{row['digit']} ({max(row['probabilities']):.1%})"
+            truth = f"  true {row['label']}" if "label" in row else ""
+            print(f"{row['input']}: {shown}{truth}")
+    return 1 if any("error" in row for row in rows) else 0
+
+
+def cmd_export(args, parser) -> int:
+    from .checkpoint import BUNDLED_DEFAULT, CheckpointError
+    from .export import export_checkpoint
+
+    try:
+        out = export_checkpoint(args.checkpoint or BUNDLED_DEFAULT, args.out)
+    except CheckpointError as exc:
+        parser.error(str(exc))
+    print(f"exported {out} (load with torch.export.load(path).module(); input float (N,1,28,28) in [0,1])")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, subs = build_parser()
+    args = parser.parse_args(argv)
+    sub = subs[args.command]
+    if args.command == "data":
+        return cmd_data(args)
+    return {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "export": cmd_export}[args.command](
+        args, sub
+    )

@@ -1,0 +1,186 @@
+"""TrainConfig: the single source of truth for every hyperparameter, its default and bounds.
+
+The CLI flags, the app's widgets, validation and checkpoint metadata are all derived from the
+field metadata below, so a new hyperparameter is added here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+MODELS = ("cnn", "cnn_large", "mlp")
+ACTIVATIONS = ("relu", "leaky_relu", "mish", "gelu")
+OPTIMIZERS = ("adamw", "adam", "sgd", "adadelta")
+SCHEDULERS = ("onecycle", "cosine", "step", "none")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+# Hidden layers of the MLP: at most this many, each within these bounds. The bounds keep a
+# request like "100000,100000" (10^10 weights) from exhausting memory.
+MAX_HIDDEN_LAYERS = 4
+HIDDEN_SIZE_RANGE = (1, 4096)
+MAX_TRAIN_SIZE = 60_000
+
+
+def _param(default: Any, help: str, **spec: Any) -> Any:
+    """A dataclass field whose metadata carries the help text and the allowed values."""
+    return field(default=default, metadata={"help": help, **spec})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every hyperparameter of a training run. Construct freely; call `validate()` to check."""
+
+    model: str = _param("cnn", "network architecture", choices=MODELS)
+    hidden_sizes: str = _param(
+        "256,128",
+        "MLP hidden layer sizes, comma separated (mlp only)",
+        kind="int_list",
+        min=HIDDEN_SIZE_RANGE[0],
+        max=HIDDEN_SIZE_RANGE[1],
+        max_len=MAX_HIDDEN_LAYERS,
+    )
+    activation: str = _param("relu", "activation function", choices=ACTIVATIONS)
+    batch_norm: bool = _param(True, "BatchNorm after each hidden layer")
+    dropout: float = _param(0.0, "dropout probability before each hidden layer's output", min=0.0, max=0.8)
+    optimizer: str = _param("adamw", "optimizer", choices=OPTIMIZERS)
+    lr: float = _param(3e-3, "peak learning rate", min=1e-5, max=10.0, log=True)
+    momentum: float = _param(0.9, "SGD momentum (sgd only)", min=0.0, max=0.999)
+    nesterov: bool = _param(False, "Nesterov momentum (sgd only)")
+    weight_decay: float = _param(1e-4, "weight decay (L2 penalty; decoupled for adamw)", min=0.0, max=0.1)
+    scheduler: str = _param("onecycle", "learning-rate schedule", choices=SCHEDULERS)
+    step_size: int = _param(1, "epochs between decays (step schedule)", min=1, max=100)
+    gamma: float = _param(0.7, "decay factor (step schedule)", min=0.01, max=1.0)
+    label_smoothing: float = _param(0.0, "label smoothing of the cross-entropy loss", min=0.0, max=0.3)
+    epochs: int = _param(1, "passes over the training set", min=1, max=100)
+    batch_size: int = _param(128, "samples per optimisation step", min=1, max=8192)
+    rotation: float = _param(0.0, "random rotation range in degrees (augmentation)", min=0.0, max=45.0)
+    shift: float = _param(0.0, "random shift as a fraction of the image size (augmentation)", min=0.0, max=0.3)
+    scale: float = _param(0.0, "random zoom range, e.g. 0.1 = 90%..110% (augmentation)", min=0.0, max=0.3)
+    val_size: int = _param(5000, "images held out of the training set for per-epoch validation", min=0, max=20_000)
+    train_size: int = _param(
+        0, "use only this many training images (0 = all); for quick demos", min=0, max=MAX_TRAIN_SIZE
+    )
+    seed: int = _param(0, "random seed (same seed, same device -> same result)", min=0, max=2**31 - 1)
+    device: str = _param("auto", "compute device (auto: CUDA, else MPS, else CPU)", choices=DEVICES)
+
+    def validate(self) -> TrainConfig:
+        """Raise ValueError naming the first bad field and its allowed values; return self."""
+        for f in dataclasses.fields(self):
+            _check_field(f, getattr(self, f.name))
+        if self.nesterov and not (self.optimizer == "sgd" and self.momentum > 0):
+            raise ValueError("nesterov: needs optimizer 'sgd' with momentum > 0")
+        return self
+
+    @property
+    def hidden(self) -> tuple[int, ...]:
+        """hidden_sizes parsed to integers (validate() first for a friendly error)."""
+        return parse_int_list(self.hidden_sizes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Build and validate a config from loose values (CLI, app, API, checkpoint)."""
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise ValueError(f"unknown hyperparameter(s): {', '.join(unknown)}")
+        return cls(**{k: coerce(names[k], v) for k, v in values.items()}).validate()
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return TrainConfig.from_dict({**self.to_dict(), **changes})
+
+
+def fields() -> tuple[dataclasses.Field, ...]:
+    """The hyperparameter fields, in declaration order (for CLI and UI builders)."""
+    return dataclasses.fields(TrainConfig)
+
+
+def field_type(f: dataclasses.Field) -> type:
+    """The Python type of a field (the annotations are strings under `from __future__`)."""
+    return {"str": str, "int": int, "float": float, "bool": bool}[str(f.type)]
+
+
+def describe_range(f: dataclasses.Field) -> str:
+    """Human text for the allowed values of a field, used in errors and --help."""
+    m = f.metadata
+    if "choices" in m:
+        return "one of " + ", ".join(m["choices"])
+    if m.get("kind") == "int_list":
+        return f"1 to {m['max_len']} integers in [{m['min']}, {m['max']}], comma separated"
+    if "min" in m:
+        return f"[{m['min']}, {m['max']}]"
+    return "true or false"
+
+
+def parse_int_list(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in str(text).replace(" ", "").split(",") if part != "")
+
+
+def coerce(f: dataclasses.Field, value: Any) -> Any:
+    """Convert a loose value (string from a CLI/API, float from a slider) to the field's type."""
+    kind = field_type(f)
+    name = f.name
+    try:
+        if kind is bool:
+            if isinstance(value, str):
+                low = value.strip().lower()
+                if low in ("1", "true", "yes", "on"):
+                    return True
+                if low in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError
+            if isinstance(value, (bool, int)) and value in (0, 1):
+                return bool(value)
+            raise ValueError
+        if kind is int:
+            if isinstance(value, bool):
+                raise ValueError
+            number = float(value)
+            if not math.isfinite(number) or number != int(number):
+                raise ValueError
+            return int(number)
+        if kind is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if f.metadata.get("kind") == "int_list" and isinstance(value, (list, tuple)):
+            return ",".join(str(int(v)) for v in value)
+        return str(value).strip()
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name}: {value!r} is not a valid {kind.__name__}; expected {describe_range(f)}") from None
+
+
+def _check_field(f: dataclasses.Field, value: Any) -> None:
+    m = f.metadata
+    name = f.name
+    expected = describe_range(f)
+    kind = field_type(f)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{name}: {value!r} is not {expected}")
+        return
+    if "choices" in m:
+        if value not in m["choices"]:
+            raise ValueError(f"{name}: {value!r} is not {expected}")
+        return
+    if m.get("kind") == "int_list":
+        try:
+            sizes = parse_int_list(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: {value!r} is not {expected}") from None
+        if not 1 <= len(sizes) <= m["max_len"] or any(not m["min"] <= s <= m["max"] for s in sizes):
+            raise ValueError(f"{name}: {value!r} is not {expected}")
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name}: {value!r} is not a number in {expected}")
+    if kind is int and not isinstance(value, int):
+        raise ValueError(f"{name}: {value!r} is not an integer in {expected}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name}: {value!r} is not a finite number; allowed {expected}")
+    if not m["min"] <= value <= m["max"]:
+        raise ValueError(f"{name}: {value!r} is outside the allowed range {expected}")

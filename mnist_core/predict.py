@@ -1,0 +1,91 @@
+"""Prediction: any image (PIL, numpy, file, Gradio sketch dict) -> the digit and ten probabilities."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .checkpoint import BUNDLED_DEFAULT, LoadedModel, load_model
+from .config import TrainConfig
+from .preprocess import to_mnist
+
+# The recipe of the bundled default model, also used to train one when the file is missing.
+DEFAULT_RECIPE = dict(model="cnn_large", epochs=8, batch_size=256, lr=3e-3, rotation=10.0, shift=0.08, scale=0.1)
+
+_train_lock = threading.Lock()
+
+
+@dataclass
+class Prediction:
+    """`digit` is None when there is no digit to read; `image` is the 28x28 input the model saw."""
+
+    digit: int | None
+    probabilities: list[float]
+    image: np.ndarray | None = None
+
+    @property
+    def confidence(self) -> float:
+        return max(self.probabilities) if self.digit is not None else 0.0
+
+
+NO_DIGIT = [0.0] * 10
+
+
+def ensure_default_model(path: Path = BUNDLED_DEFAULT, progress: Callable[[str], None] = print) -> Path:
+    """Return the bundled default model's path, training it first (visibly) if it is missing."""
+    with _train_lock:
+        if not path.exists():
+            from .progress import ConsoleProgress
+            from .train import train
+
+            progress(f"No trained model at {path}: training the default recipe now (a few minutes on a CPU)...")
+            cfg = TrainConfig.from_dict(DEFAULT_RECIPE)
+            with ConsoleProgress(cfg) as bar:
+                train(cfg, callback=bar, checkpoint_path=path)
+    return path
+
+
+class Predictor:
+    """A loaded model ready to read digits; thread-safe for concurrent predictions."""
+
+    def __init__(self, loaded: LoadedModel, path: Path):
+        self.model: nn.Module = loaded.model.eval()
+        self.config = loaded.config
+        self.metrics = loaded.payload.get("metrics", {})
+        self.path = path
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike | None = None, device: str = "cpu") -> Predictor:
+        """Load a checkpoint (None = the bundled default, trained first if missing)."""
+        path = Path(path) if path is not None else ensure_default_model()
+        return cls(load_model(path, device), path)
+
+    @torch.inference_mode()
+    def probabilities(self, images28: np.ndarray) -> np.ndarray:
+        """Softmax probabilities for float images (N, 28, 28) in [0, 1]."""
+        device = next(self.model.parameters()).device
+        x = torch.from_numpy(np.ascontiguousarray(images28, dtype=np.float32)).to(device).unsqueeze(1)
+        return torch.softmax(self.model(x).float(), dim=1).cpu().numpy()
+
+    def predict(self, image: Any) -> Prediction:
+        """Read one image: PIL, numpy (L/RGB/RGBA uint8), file path, or Gradio's sketch dict."""
+        return self.predict_batch([image])[0]
+
+    def predict_batch(self, images: list[Any]) -> list[Prediction]:
+        """Read many images with one forward pass; blank ones get digit=None."""
+        small = [to_mnist(image) for image in images]
+        readable = [i for i, s in enumerate(small) if s is not None]
+        results = [Prediction(None, list(NO_DIGIT), None) for _ in images]
+        if readable:
+            probs = self.probabilities(np.stack([small[i] for i in readable]))
+            for i, p in zip(readable, probs):
+                results[i] = Prediction(int(p.argmax()), p.astype(float).tolist(), small[i])
+        return results

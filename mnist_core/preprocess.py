@@ -1,0 +1,464 @@
+"""Turn whatever image a user hands us into a 28x28 digit that looks like an MNIST sample.
+
+MNIST digits are white ink on black, scaled so the longer side of the digit is 20 px, anti-aliased,
+and placed in a 28x28 field with the centre of mass at (14, 14). A model trained on MNIST only
+works on drawings and photos prepared the same way, so this module does exactly that for PIL
+images, numpy arrays, image files and the dicts Gradio's Sketchpad / ImageEditor produce.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import struct
+import warnings
+import zlib
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageFilter, UnidentifiedImageError
+
+MNIST_SIDE = 28
+BOX_SIDE = 20  # longer side of the digit inside the 28x28 field, as in MNIST
+CENTRE = 14.0  # where the centre of mass goes (row, col)
+MAX_SIDE = 4096  # larger inputs are downscaled before any processing
+MAX_PIXELS = 100_000_000  # refuse larger images: decoding them could exhaust memory (decompression bombs)
+
+# Ink detection, on a 0..255 scale.
+MIN_CONTRAST = 32  # ink must differ at least this much from the background, else the image is blank
+NOISE_FLOOR = 0.12  # fraction of the contrast treated as paper noise / faint fringe and dropped
+NOISE_SIGMAS = 3.0  # also drop deviations within this many noise sigmas (estimated on the border)
+OPAQUE_ALPHA = 128  # alpha at or above which a pixel counts as opaque
+
+# Readability: what counts as "no digit".
+MIN_INK_PIXELS = 6
+MIN_INK_FRACTION = 0.0005  # of the image area
+MIN_BOX_FRACTION = 0.05  # digit's longer side relative to the image's longer side
+MIN_BOX_PIXELS = 5
+FULL_FILL = 0.9  # ink covering this much of a box that covers this much of the image: a filled canvas
+
+# Strokes thinner than this (px, at the 20 px box scale) are thickened: MNIST pens are ~2 px wide,
+# while a thin brush on a large canvas shrinks to a faint hairline.
+MIN_STROKE = 1.5
+
+_RESAMPLE = Image.Resampling.LANCZOS
+_DECODE_ERRORS = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    IndexError,
+    TypeError,
+    struct.error,
+    zlib.error,
+    Image.DecompressionBombError,
+)
+
+
+class ImageError(ValueError):
+    """The input cannot be read as an image; the message says why in plain words."""
+
+
+def to_mnist(image: Any) -> np.ndarray | None:
+    """Return a float32 (28, 28) MNIST-style digit in [0, 1] (ink high), or None if there is no digit."""
+    pixels = _to_array(image)
+    if pixels is None:
+        return None
+    ink = _ink_crop(pixels)
+    if ink is None or not _readable(ink, pixels.shape[:2]):
+        return None
+    return _centre(_fit_box(ink))
+
+
+def to_mnist_batch(images: Any) -> list[np.ndarray | None]:
+    """to_mnist applied to each image of a sequence."""
+    return [to_mnist(image) for image in images]
+
+
+# --------------------------------------------------------------------------------------------
+# Loading: every input becomes a uint8 array (H, W), (H, W, 2) LA, (H, W, 3) RGB or (H, W, 4) RGBA
+# with both sides at most MAX_SIDE, or None for an empty Gradio dict.
+
+
+def _to_array(image: Any) -> np.ndarray | None:
+    """Load any supported input as a uint8 array, or None for an empty editor dict."""
+    if isinstance(image, dict):
+        return _from_editor(image)
+    return _load(image)
+
+
+def _load(image: Any) -> np.ndarray:
+    """Load one image (array, PIL image, path or encoded bytes) as a bounded uint8 array."""
+    if isinstance(image, np.ndarray):
+        return _downscale_array(_from_numpy(image))
+    if isinstance(image, Image.Image):
+        return _from_pil(image)
+    if isinstance(image, (str, os.PathLike)):
+        return _from_file(image)
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return _from_file(io.BytesIO(bytes(image)), name="image bytes")
+    raise ImageError(
+        f"unsupported image type {type(image).__name__}: expected a numpy array, PIL image, file path or editor dict"
+    )
+
+
+def _from_editor(data: dict) -> np.ndarray | None:
+    """Read a Gradio Sketchpad/ImageEditor value: the composite, else the layers over the background."""
+    if "path" in data and not {"composite", "layers", "background"} & data.keys():
+        return _load(data["path"])  # a Gradio FileData dict
+    if not {"composite", "layers", "background"} & data.keys():
+        raise ImageError("dict input must have 'composite', 'layers' or 'background' (a Gradio editor value)")
+    if data.get("composite") is not None:
+        return _load(data["composite"])
+    layers = [_load(layer) for layer in (data.get("layers") or []) if layer is not None]
+    if data.get("background") is not None:
+        layers.insert(0, _load(data["background"]))
+    if not layers:
+        return None  # nothing drawn at all
+    canvas = _as_rgba(layers[0])
+    for layer in layers[1:]:
+        top = _as_rgba(layer)
+        if top.size != canvas.size:
+            # Layers share the canvas' top-left corner; pad or cut them to its size.
+            padded = Image.new("RGBA", canvas.size)
+            padded.paste(top, (0, 0))
+            top = padded
+        canvas = Image.alpha_composite(canvas, top)
+    return np.asarray(canvas)
+
+
+def _as_rgba(pixels: np.ndarray) -> Image.Image:
+    """A loaded uint8 array as an RGBA PIL image (for layer compositing)."""
+    mode = {2: "LA", 3: "RGB", 4: "RGBA"}.get(pixels.shape[2]) if pixels.ndim == 3 else "L"
+    return Image.fromarray(pixels, mode).convert("RGBA")
+
+
+def _from_numpy(array: np.ndarray) -> np.ndarray:
+    """Validate an array's shape and convert its values to uint8 0..255."""
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (2, 3, 4))):
+        raise ImageError(
+            f"cannot read an array of shape {array.shape} as an image: "
+            "expected (H, W) grayscale, (H, W, 3) RGB or (H, W, 4) RGBA"
+        )
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ImageError(f"the image is empty (shape {array.shape})")
+    kind = array.dtype.kind
+    if array.dtype == np.uint8:
+        return array
+    if kind == "b":
+        return array.astype(np.uint8) * np.uint8(255)
+    if kind in "iu":
+        return _scale_integers(array)
+    if kind == "f":
+        return _scale_floats(array)
+    raise ImageError(f"cannot read an array of dtype {array.dtype} as an image: expected uint8, uint16, bool or float")
+
+
+def _scale_integers(array: np.ndarray) -> np.ndarray:
+    """Map non-negative integers to 0..255: 8-bit ranges as is, wider ranges (16-bit) by their maximum."""
+    low, high = int(array.min()), int(array.max())
+    if low < 0:
+        raise ImageError(f"image values must not be negative (found {low})")
+    if high <= 255:
+        return array.astype(np.uint8)
+    # Scaling by the maximum keeps 12- and 16-bit images readable; later steps only use relative contrast.
+    return np.rint(array * (255.0 / high)).astype(np.uint8)
+
+
+def _scale_floats(array: np.ndarray) -> np.ndarray:
+    """Map floats in [0, 1] (or, leniently, [0, 255]) to 0..255; refuse NaN and other ranges."""
+    if not np.isfinite(array).all():
+        raise ImageError("the image contains NaN or infinite values")
+    low, high = float(array.min()), float(array.max())
+    if low < -1e-6:
+        raise ImageError(f"float image values must lie in [0, 1] (found {low:.3g}); was the image normalised?")
+    if high <= 1.0 + 1e-6:
+        scale = 255.0
+    elif high <= 255.0:
+        scale = 1.0  # a float copy of an 8-bit image
+    else:
+        raise ImageError(f"float image values must lie in [0, 1] (found {high:.3g})")
+    return np.rint(np.clip(array, 0.0, 255.0 / scale) * scale).astype(np.uint8)
+
+
+def _downscale_array(pixels: np.ndarray) -> np.ndarray:
+    """Shrink an array whose longer side exceeds MAX_SIDE by an integer box-average factor."""
+    factor = _reduce_factor(pixels.shape[1], pixels.shape[0])
+    if factor == 1:
+        return pixels
+    _check_pixel_count(pixels.shape[1], pixels.shape[0])
+    mode = {2: "LA", 3: "RGB", 4: "RGBA"}.get(pixels.shape[2]) if pixels.ndim == 3 else "L"
+    return np.asarray(Image.fromarray(pixels, mode).reduce(factor))
+
+
+def _reduce_factor(width: int, height: int) -> int:
+    """Smallest integer factor that brings the longer side down to MAX_SIDE."""
+    return max(1, math.ceil(max(width, height) / MAX_SIDE))
+
+
+def _check_pixel_count(width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise ImageError(
+            f"the image is too large ({width}x{height} = {width * height / 1e6:.0f} megapixels; "
+            f"the limit is {MAX_PIXELS / 1e6:.0f})"
+        )
+
+
+def _from_file(source: str | os.PathLike | io.BytesIO, name: str | None = None) -> np.ndarray:
+    """Open an image file lazily, check its size from the header, then decode it."""
+    label = name or os.fspath(source)
+    try:
+        # PIL's own bomb check warns above ~89 MP; ours (MAX_PIXELS) decides instead.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(source) as image:
+                return _from_pil(image, label)
+    except FileNotFoundError:
+        raise ImageError(f"no such image file: {label}") from None
+    except IsADirectoryError:
+        raise ImageError(f"{label} is a directory, not an image file") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{label} is not an image file that can be read (unknown or corrupt format)") from None
+    except Image.DecompressionBombError:
+        raise ImageError(f"{label} is too large to decode safely (over {MAX_PIXELS / 1e6:.0f} megapixels)") from None
+    except PermissionError:
+        raise ImageError(f"no permission to read {label}") from None
+
+
+def _from_pil(image: Image.Image, label: str = "the image") -> np.ndarray:
+    """Decode a PIL image (any mode, first frame) into a bounded uint8 array."""
+    width, height = image.size
+    if width == 0 or height == 0:
+        raise ImageError(f"{label} is empty ({width}x{height})")
+    _check_pixel_count(width, height)
+    try:
+        if getattr(image, "n_frames", 1) > 1:
+            image.seek(0)  # animated GIF/PNG/WebP: the first frame
+        factor = _reduce_factor(width, height)
+        if factor > 1:
+            # JPEG can decode at 1/2, 1/4, 1/8 scale directly, saving most of the memory.
+            image.draft(image.mode, (math.ceil(width / factor), math.ceil(height / factor)))
+        image = _normalise_mode(image)
+        factor = _reduce_factor(*image.size)
+        if factor > 1:
+            image = image.reduce(factor)
+        array = np.asarray(image)
+    except _DECODE_ERRORS as error:
+        raise ImageError(f"cannot decode {label}: {error} (the file may be truncated or corrupt)") from None
+    return _from_numpy(array)
+
+
+def _normalise_mode(image: Image.Image) -> Image.Image:
+    """Convert exotic PIL modes to L, LA, RGB, RGBA, I or F, keeping transparency where there is any."""
+    mode = image.mode
+    if mode in ("L", "LA", "RGB", "RGBA", "I", "F"):
+        image.load()
+        return image
+    if mode in ("P", "PA"):
+        has_alpha = mode == "PA" or "transparency" in image.info
+        return image.convert("RGBA" if has_alpha else "RGB")
+    if mode == "1":
+        return image.convert("L")
+    if mode == "La":
+        return image.convert("LA")
+    if mode == "RGBa":
+        return image.convert("RGBA")
+    if mode.startswith("I;16"):
+        return image.convert("I")
+    return image.convert("RGB")  # CMYK, YCbCr, LAB, HSV, ...
+
+
+# --------------------------------------------------------------------------------------------
+# Ink: a uint8 map (0 = background, 255 = full ink) cropped to the digit's bounding box.
+
+
+def _ink_crop(pixels: np.ndarray) -> np.ndarray | None:
+    """Find the ink of a loaded image and crop it to its bounding box; None if there is none."""
+    channels = pixels.shape[2] if pixels.ndim == 3 else 1
+    if channels in (2, 4):
+        alpha = pixels[..., -1]
+        if np.median(_border(alpha)) < OPAQUE_ALPHA:
+            return _ink_from_alpha(pixels, alpha)
+        if alpha.min() < 255:
+            return _gray_ink(_flatten_alpha(pixels, alpha))
+        # Fully opaque: the alpha channel carries nothing, treat as RGB / L.
+    return _gray_ink(_luminance(pixels))
+
+
+def _border(channel: np.ndarray) -> np.ndarray:
+    """The pixels of the outermost rows and columns."""
+    return np.concatenate([channel[0], channel[-1], channel[:, 0], channel[:, -1]])
+
+
+def _luminance(pixels: np.ndarray) -> np.ndarray:
+    """ITU-R 601 luma of any loaded array (alpha ignored), uint8 (H, W)."""
+    if pixels.ndim == 2:
+        return pixels
+    if pixels.shape[2] == 2:
+        return pixels[..., 0]
+    rgb = Image.fromarray(np.ascontiguousarray(pixels[..., :3]), "RGB")
+    return np.asarray(rgb.convert("L"))
+
+
+def _flatten_alpha(pixels: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Luma of an image with an opaque background, its transparent holes filled with that background."""
+    gray = _luminance(pixels).astype(np.uint16)
+    background = np.uint16(np.median(_border(gray)))
+    weight = alpha.astype(np.uint16)
+    return ((gray * weight + background * (255 - weight) + 127) // 255).astype(np.uint8)
+
+
+def _ink_from_alpha(pixels: np.ndarray, alpha: np.ndarray) -> np.ndarray | None:
+    """Ink of an image on a transparent background: the alpha, darkened by the picture if it has one."""
+    found = _gray_ink(alpha, keep_box=True)
+    if found is None:
+        return None
+    ink, (rows, cols) = found
+    # Sketchpad strokes are one colour, so alpha alone is the ink. But an opaque black-on-white
+    # picture with transparent margins has paper in its opaque part: keep only its dark (or light) ink.
+    opaque = alpha[rows, cols] >= OPAQUE_ALPHA
+    values = _luminance(pixels[rows, cols])[opaque]
+    if values.size == 0 or int(values.max()) - int(values.min()) < 2 * MIN_CONTRAST:
+        return ink
+    lut = _ink_lut(float(np.median(values)), 0.0, int(values.min()), int(values.max()))
+    if lut is None:
+        return ink
+    picture = lut[_luminance(pixels[rows, cols])]
+    combined = ((ink.astype(np.uint16) * picture + 127) // 255).astype(np.uint8)
+    return _tight(combined)
+
+
+def _gray_ink(gray: np.ndarray, keep_box: bool = False) -> np.ndarray | tuple[np.ndarray, tuple[slice, slice]] | None:
+    """Ink of a single-channel image relative to its border's background, cropped to the ink's box."""
+    border = _border(gray)
+    background = float(np.median(border))
+    noise = 1.4826 * float(np.median(np.abs(border - background)))  # robust sigma, ignores a digit touching the edge
+    lut = _ink_lut(background, noise, int(gray.min()), int(gray.max()))
+    if lut is None:
+        return None
+    inked = np.flatnonzero(lut)
+    # lut is monotonic, so ink is a single range of values: threshold the raw image once.
+    mask = gray <= inked[-1] if inked[0] == 0 else gray >= inked[0]
+    box = _bbox(mask)
+    if box is None:
+        return None
+    ink = lut[gray[box]]
+    return (ink, box) if keep_box else ink
+
+
+def _ink_lut(background: float, noise: float, low: int, high: int) -> np.ndarray | None:
+    """A 256-entry table mapping a gray value to ink 0..255, or None when the contrast is too low."""
+    # Ink is on the side of the background with the larger range: dark ink on white or grey
+    # paper, light ink on black.
+    darker, lighter = background - low, high - background
+    contrast = max(darker, lighter)
+    if contrast < MIN_CONTRAST:
+        return None
+    floor = min(max(NOISE_FLOOR * contrast, NOISE_SIGMAS * noise), 0.5 * contrast)
+    deviation = np.arange(256, dtype=np.float32) - background
+    if darker >= lighter:
+        deviation = -deviation
+    ink = np.clip((deviation - floor) / (contrast - floor), 0.0, 1.0)
+    lut = np.rint(ink * 255).astype(np.uint8)
+    return lut if lut.any() else None
+
+
+def _bbox(mask: np.ndarray) -> tuple[slice, slice] | None:
+    """Row and column slices of the True region of a 2-D mask, or None if it is empty."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
+def _tight(ink: np.ndarray) -> np.ndarray | None:
+    """Crop an ink map to its non-zero pixels."""
+    box = _bbox(ink > 0)
+    return None if box is None else ink[box]
+
+
+def _readable(ink: np.ndarray, shape: tuple[int, int]) -> bool:
+    """Whether a cropped ink map plausibly holds a digit, not a dot, a speck or a filled canvas."""
+    count = int(np.count_nonzero(ink))
+    area = shape[0] * shape[1]
+    if count < max(MIN_INK_PIXELS, MIN_INK_FRACTION * area):
+        return False
+    if max(ink.shape) < max(MIN_BOX_PIXELS, MIN_BOX_FRACTION * max(shape)):
+        return False
+    box_area = ink.shape[0] * ink.shape[1]
+    return not (count > FULL_FILL * box_area and box_area > FULL_FILL * area)
+
+
+# --------------------------------------------------------------------------------------------
+# Geometry: scale the crop into the 20 px box, then centre it by mass in the 28x28 field.
+
+
+def _fit_box(ink: np.ndarray) -> np.ndarray:
+    """Scale a uint8 ink crop so its longer side is BOX_SIDE; float32 in [0, 1] with max 1."""
+    height, width = ink.shape
+    scale = BOX_SIDE / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    image = Image.fromarray(np.ascontiguousarray(ink), "L")
+    missing = MIN_STROKE - _stroke_width(ink) * scale
+    if missing > 0:
+        small = _thicken(image, scale, math.ceil(missing))
+    else:
+        small = image.resize(size, _RESAMPLE, reducing_gap=2.0)
+    out = np.asarray(small, dtype=np.float32)
+    peak = out.max()
+    # Normalise so the darkest stroke is full ink: a pale pencil digit should not look faint.
+    return out / peak if peak > 0 else out
+
+
+def _stroke_width(ink: np.ndarray) -> float:
+    """Estimate the mean stroke width (px) of an ink crop from its area and outline length."""
+    # Subsample big crops: only strokes thinner than ~8% of the crop matter, still several px wide here.
+    step = max(1, max(ink.shape) // 200)
+    mask = ink[::step, ::step] > 127
+    area = np.count_nonzero(mask)
+    if area == 0:
+        return 0.0
+    edges = (
+        np.count_nonzero(mask[:, 1:] != mask[:, :-1])
+        + np.count_nonzero(mask[1:] != mask[:-1])
+        + np.count_nonzero(mask[0])
+        + np.count_nonzero(mask[-1])
+        + np.count_nonzero(mask[:, 0])
+        + np.count_nonzero(mask[:, -1])
+    )
+    # A stroke of width w and length L has area w*L and ~2L outline; 4/pi corrects the
+    # staircase outline of slanted strokes (averaged over directions).
+    return step * (4 / math.pi) * 2 * area / edges
+
+
+def _thicken(image: Image.Image, scale: float, grow: int) -> Image.Image:
+    """Resize to twice the box size, dilate thin strokes by `grow` px (box scale), then halve."""
+    grow = min(grow, 3)
+    width, height = image.size
+    inner = 2 * BOX_SIDE - 2 * grow  # leave room so the dilated digit still ends up 20 px long
+    ratio = inner / max(width, height)
+    size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
+    double = Image.new("L", (size[0] + 2 * grow, size[1] + 2 * grow))
+    double.paste(image.resize(size, _RESAMPLE, reducing_gap=2.0), (grow, grow))
+    for _ in range(grow):
+        double = double.filter(ImageFilter.MaxFilter(3))
+    half = (max(1, round(double.width / 2)), max(1, round(double.height / 2)))
+    return double.resize(half, Image.Resampling.BOX)
+
+
+def _centre(digit: np.ndarray) -> np.ndarray:
+    """Place a digit (at most 20x20) in a 28x28 field with its centre of mass at (14, 14)."""
+    height, width = digit.shape
+    total = float(digit.sum())
+    row = float(digit.sum(axis=1) @ np.arange(height)) / total
+    col = float(digit.sum(axis=0) @ np.arange(width)) / total
+    # Integer shift as in MNIST, clipped so no ink leaves the field.
+    top = min(max(round(CENTRE - row), 0), MNIST_SIDE - height)
+    left = min(max(round(CENTRE - col), 0), MNIST_SIDE - width)
+    field = np.zeros((MNIST_SIDE, MNIST_SIDE), dtype=np.float32)
+    field[top : top + height, left : left + width] = digit
+    return np.clip(field, 0.0, 1.0, out=field)

@@ -1,0 +1,242 @@
+"""The training engine: data resident on the device, batched augmentation, progress events.
+
+`train()` reports progress to a callback as TrainEvents (a UI draws live curves from them), can be
+stopped from another thread between steps, and then keeps the last completed epoch.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .augment import random_affine
+from .checkpoint import save_checkpoint
+from .config import TrainConfig
+from .data import MNISTTensors, load_mnist_cached, split_train_val
+from .device import resolve_device
+from .evaluate import as_input, evaluate
+from .models import build_model
+
+# About this many step-loss points per epoch reach the callback: enough for a smooth curve, few
+# enough that reading the loss back from a GPU does not stall the pipeline.
+STEP_POINTS_PER_EPOCH = 50
+
+
+@dataclass
+class TrainEvent:
+    """One progress report. kind: 'start', 'step', 'epoch' or 'end'."""
+
+    kind: str
+    epoch: int  # epochs completed (for 'step': the epoch in progress, 1-based)
+    epochs: int
+    step: int  # optimisation steps done
+    steps: int  # total steps of the run
+    elapsed: float  # seconds of training so far (validation excluded)
+    lr: float
+    loss: float | None = None  # 'step': mean training loss since the previous step event
+    samples_per_sec: float = 0.0
+    metrics: dict = field(default_factory=dict)  # 'epoch': train/val loss and accuracy; 'end': test
+    message: str = ""
+
+
+@dataclass
+class TrainResult:
+    config: TrainConfig
+    model: nn.Module
+    history: dict
+    metrics: dict
+    stopped: bool
+    checkpoint: Path | None
+
+
+def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
+        )
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.Adadelta(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def make_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int):
+    """Return (scheduler or None, whether it steps per batch rather than per epoch)."""
+    total = cfg.epochs * steps_per_epoch
+    if cfg.scheduler == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total), True
+    if cfg.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total), True
+    if cfg.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma), False
+    return None, False
+
+
+def new_history() -> dict:
+    return {"steps": [], "epochs": []}
+
+
+def train(
+    cfg: TrainConfig,
+    data: MNISTTensors | None = None,
+    callback: Callable[[TrainEvent], None] | None = None,
+    stop: threading.Event | None = None,
+    checkpoint_path: str | Path | None = None,
+) -> TrainResult:
+    """Train the network `cfg` describes; evaluate on the test set; save to `checkpoint_path` if given.
+
+    The checkpoint is written after every completed epoch, so a stop or a crash keeps the last one.
+    """
+    cfg.validate()
+    device = resolve_device(cfg.device)
+    data = data or load_mnist_cached()
+    emit = callback or (lambda event: None)
+    stop = stop or threading.Event()
+
+    train_x, train_y, val_x, val_y = split_train_val(
+        data.train_images, data.train_labels, cfg.val_size, cfg.seed, cfg.train_size
+    )
+    n = len(train_x)
+    if cfg.batch_size > n:
+        raise ValueError(f"batch_size: {cfg.batch_size} is larger than the training set ({n} images)")
+    # The whole set lives on the device as uint8; a step only indexes it.
+    train_x, train_y = train_x.to(device), train_y.to(device)
+    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    total_steps = cfg.epochs * steps_per_epoch
+
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg).to(device)
+    if device.type != "cpu":
+        model = model.to(memory_format=torch.channels_last) if cfg.model != "mlp" else model
+    optimizer = make_optimizer(cfg, model.parameters())
+    scheduler, per_step = make_scheduler(cfg, optimizer, steps_per_epoch)
+    shuffle_gen = torch.Generator().manual_seed(cfg.seed + 1)
+    augment_gen = torch.Generator().manual_seed(cfg.seed + 2)
+    log_every = max(1, steps_per_epoch // STEP_POINTS_PER_EPOCH)
+
+    history = new_history()
+    saved: Path | None = None
+    best_state = None  # weights after the last completed epoch, restored on stop
+    step, train_seconds, stopped = 0, 0.0, False
+    emit(TrainEvent("start", 0, cfg.epochs, 0, total_steps, 0.0, optimizer.param_groups[0]["lr"]))
+
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        epoch_start = time.perf_counter()
+        order = torch.randperm(n, generator=shuffle_gen).to(device)
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        window_loss, window_steps, window_start = torch.zeros((), device=device), 0, time.perf_counter()
+        for batch_start in range(0, n, cfg.batch_size):
+            if stop.is_set():
+                stopped = True
+                break
+            idx = order[batch_start : batch_start + cfg.batch_size]
+            if len(idx) < 2 and cfg.batch_norm:
+                continue  # BatchNorm cannot train on a single sample
+            x = random_affine(as_input(train_x[idx], device), cfg.rotation, cfg.shift, cfg.scale, augment_gen)
+            y = train_y[idx]
+            logits = model(x)
+            loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None and per_step:
+                scheduler.step()
+            step += 1
+            detached = loss.detach()
+            loss_sum += detached * len(idx)
+            correct += (logits.detach().argmax(1) == y).sum()
+            window_loss += detached
+            window_steps += 1
+            if window_steps == log_every:
+                now = time.perf_counter()
+                elapsed = train_seconds + now - epoch_start
+                rate = window_steps * cfg.batch_size / max(now - window_start, 1e-9)
+                point = {
+                    "step": step,
+                    "epoch": round(step / steps_per_epoch, 4),
+                    "loss": window_loss.item() / window_steps,
+                    "lr": optimizer.param_groups[0]["lr"],
+                }
+                history["steps"].append(point)
+                emit(
+                    TrainEvent("step", epoch, cfg.epochs, step, total_steps, elapsed, point["lr"], point["loss"], rate)
+                )
+                window_loss.zero_()
+                window_steps, window_start = 0, time.perf_counter()
+        train_seconds += time.perf_counter() - epoch_start
+        if stopped:
+            break
+
+        if scheduler is not None and not per_step:
+            scheduler.step()
+        record = {
+            "epoch": epoch,
+            "train_loss": loss_sum.item() / n,
+            "train_acc": correct.item() / n,
+            "lr": optimizer.param_groups[0]["lr"],
+            "seconds": round(train_seconds, 3),
+        }
+        if len(val_x):
+            val = evaluate(model, val_x, val_y)
+            record.update(val_loss=val.loss, val_acc=val.accuracy)
+        history["epochs"].append(record)
+        best_state = copy.deepcopy(model.state_dict())
+        metrics = {"epochs_completed": epoch, "train_seconds": round(train_seconds, 3)}
+        if checkpoint_path:
+            saved = save_checkpoint(checkpoint_path, model, cfg, history, metrics, device=device.type, stopped=False)
+        emit(
+            TrainEvent(
+                "epoch",
+                epoch,
+                cfg.epochs,
+                step,
+                total_steps,
+                train_seconds,
+                record["lr"],
+                metrics=record,
+                samples_per_sec=n * epoch / max(train_seconds, 1e-9),
+            )
+        )
+
+    if stopped and best_state is not None:
+        model.load_state_dict(best_state)  # back to the last completed epoch
+    completed = len(history["epochs"])
+    metrics = {"epochs_completed": completed, "train_seconds": round(train_seconds, 3)}
+    if completed:
+        test = evaluate(model, data.test_images, data.test_labels)
+        metrics.update(test_accuracy=test.accuracy, test_loss=test.loss)
+        if checkpoint_path:
+            saved = save_checkpoint(checkpoint_path, model, cfg, history, metrics, device=device.type, stopped=stopped)
+    message = "stopped" if stopped else "done"
+    if stopped:
+        message += (
+            f" after {completed} completed epoch(s)"
+            if completed
+            else " before the first epoch completed; nothing saved"
+        )
+    emit(
+        TrainEvent(
+            "end",
+            completed,
+            cfg.epochs,
+            step,
+            total_steps,
+            train_seconds,
+            optimizer.param_groups[0]["lr"],
+            metrics=metrics,
+            message=message,
+        )
+    )
+    return TrainResult(cfg, model.eval(), history, metrics, stopped, saved)
