@@ -1,0 +1,69 @@
+import math
+
+import pytest
+
+from mnist_core.config import TrainConfig, describe_range, fields
+
+
+def test_defaults_are_valid():
+    assert TrainConfig().validate() == TrainConfig()
+
+
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"lr": math.nan}, "lr"),
+        ({"lr": math.inf}, "lr"),
+        ({"lr": 0.0}, "lr"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": -5}, "batch_size"),
+        ({"epochs": 0}, "epochs"),
+        ({"epochs": 10**6}, "epochs"),
+        ({"optimizer": "rmsprop"}, "optimizer"),
+        ({"activation": "sigmoid"}, "activation"),
+        ({"model": "transformer"}, "model"),
+        ({"hidden_sizes": "abc"}, "hidden_sizes"),
+        ({"hidden_sizes": "-5"}, "hidden_sizes"),
+        ({"hidden_sizes": "100000,100000"}, "hidden_sizes"),
+        ({"hidden_sizes": ""}, "hidden_sizes"),
+        ({"hidden_sizes": "8,8,8,8,8"}, "hidden_sizes"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"batch_norm": "maybe"}, "batch_norm"),
+        ({"device": "tpu"}, "device"),
+        ({"epochs": 2.5}, "epochs"),
+        ({"nesterov": True, "optimizer": "adam"}, "nesterov"),
+    ],
+)
+def test_bad_values_name_the_field(changes, field):
+    with pytest.raises(ValueError, match=rf"^{field}:"):
+        TrainConfig.from_dict(changes)
+
+
+def test_range_is_in_the_message():
+    with pytest.raises(ValueError, match=r"\[1, 8192\]"):
+        TrainConfig.from_dict({"batch_size": 0})
+
+
+def test_loose_values_are_coerced():
+    cfg = TrainConfig.from_dict({"epochs": "3", "lr": "0.01", "batch_norm": "false", "hidden_sizes": [64, 32]})
+    assert (cfg.epochs, cfg.lr, cfg.batch_norm, cfg.hidden) == (3, 0.01, False, (64, 32))
+    assert TrainConfig.from_dict({"epochs": 3.0}).epochs == 3  # a slider sends floats
+
+
+def test_unknown_field_is_refused():
+    with pytest.raises(ValueError, match="unknown hyperparameter"):
+        TrainConfig.from_dict({"learning_rate": 0.1})
+
+
+def test_round_trip_through_dict():
+    cfg = TrainConfig(model="mlp", hidden_sizes="64,32", epochs=3)
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_every_field_documents_its_range():
+    for f in fields():
+        assert f.metadata["help"]
+        assert describe_range(f)
+        f_default = f.default
+        # the default itself must be allowed
+        TrainConfig.from_dict({f.name: f_default})
