@@ -1,0 +1,296 @@
+"""One training job at a time for a whole server, run in a background thread and polled by the UI.
+
+`JobManager.start(cfg)` trains in a thread and returns at once; the page polls `snapshot()` for the
+status, progress and curves. A second start while one runs is refused with the run's progress.
+Caps for public deployments come from the environment and are enforced here, on the server:
+
+- MNIST_TRAINING_DISABLED=1: training is off.
+- MNIST_MAX_EPOCHS=N: a config asking for more epochs is refused.
+- MNIST_MAX_TRAIN_SECONDS=S: a run is stopped (keeping its last completed epoch) after S seconds.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .checkpoint import checkpoint_dir
+from .config import TrainConfig
+from .device import resolve_device
+
+log = logging.getLogger(__name__)
+
+
+class JobError(RuntimeError):
+    """A training request the server refuses (busy, disabled, over a cap); the message is for the user."""
+
+
+class JobBusyError(JobError):
+    """Another run is in progress."""
+
+
+@dataclass(frozen=True)
+class Caps:
+    """Server-side limits on training (None: no limit)."""
+
+    training_disabled: bool = False
+    max_epochs: int | None = None
+    max_train_seconds: float | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Caps:
+        """Read MNIST_TRAINING_DISABLED, MNIST_MAX_EPOCHS and MNIST_MAX_TRAIN_SECONDS."""
+        env = os.environ if env is None else env
+        disabled = env.get("MNIST_TRAINING_DISABLED", "").strip().lower() in ("1", "true", "yes", "on")
+        return cls(disabled, _positive(env, "MNIST_MAX_EPOCHS", int), _positive(env, "MNIST_MAX_TRAIN_SECONDS", float))
+
+    def check(self, cfg: TrainConfig) -> None:
+        """Raise JobError if this config may not be trained on this server."""
+        if self.training_disabled:
+            raise JobError("training is disabled on this server (MNIST_TRAINING_DISABLED)")
+        if self.max_epochs is not None and cfg.epochs > self.max_epochs:
+            raise JobError(f"epochs: {cfg.epochs} is above this server's limit of {self.max_epochs}")
+
+    def describe(self) -> str:
+        """One line for the UI: what this server allows."""
+        if self.training_disabled:
+            return "Training is disabled on this server."
+        limits = []
+        if self.max_epochs is not None:
+            limits.append(f"at most {self.max_epochs} epoch(s) per run")
+        if self.max_train_seconds is not None:
+            limits.append(f"runs stop after {self.max_train_seconds:g} s")
+        return ("Server limits: " + "; ".join(limits) + ".") if limits else "No server limits on training."
+
+
+def _positive(env: Mapping[str, str], name: str, kind: type) -> Any:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = kind(float(raw)) if kind is int else kind(raw)
+    except ValueError:
+        log.warning("ignoring %s=%r: not a number", name, raw)
+        return None
+    return value if value > 0 else None
+
+
+@dataclass
+class JobState:
+    """What the UI shows about the current (or last) run. A snapshot is a deep copy: safe to read."""
+
+    run_id: int = 0  # increases with every started run
+    version: int = 0  # increases with every change, so a poller can skip unchanged states
+    status: str = "idle"  # idle | starting | running | stopping | done | stopped | failed
+    message: str = "No run yet."
+    progress: float = 0.0  # 0..1 over the steps of the run
+    epoch: int = 0  # epochs completed
+    epochs: int = 0
+    step: int = 0
+    steps: int = 0
+    elapsed: float = 0.0  # seconds since the run started (loading and validation included)
+    name: str = ""  # checkpoint name (file stem)
+    checkpoint: str = ""  # path of the checkpoint file
+    config: dict = field(default_factory=dict)
+    steps_history: list[dict] = field(default_factory=list)  # {'step', 'epoch', 'loss', 'lr'}
+    epochs_history: list[dict] = field(default_factory=list)  # {'epoch', 'train_loss', 'val_acc', ...}
+    metrics: dict = field(default_factory=dict)  # final metrics ('end' event)
+    error: str = ""
+    timed_out: bool = False  # stopped by MNIST_MAX_TRAIN_SECONDS
+
+    @property
+    def active(self) -> bool:
+        """Whether the run is still going (starting, running or stopping)."""
+        return self.status in ("starting", "running", "stopping")
+
+
+class JobManager:
+    """Runs at most one training job at a time in a background thread; every method is thread-safe."""
+
+    def __init__(
+        self,
+        caps: Caps | None = None,
+        directory: Callable[[], Path] = checkpoint_dir,
+        data_loader: Callable[[], Any] | None = None,
+    ) -> None:
+        self.caps = caps if caps is not None else Caps.from_env()
+        self._directory = directory
+        self._data_loader = data_loader
+        self._lock = threading.Lock()
+        self._state = JobState()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._started_at = 0.0
+
+    # ----------------------------------------------------------------------------- control
+    def start(self, config: TrainConfig | Mapping[str, Any]) -> JobState:
+        """Validate, check the caps, and start training in the background; JobError if refused."""
+        cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(dict(config))
+        cfg.validate()
+        self.caps.check(cfg)
+        resolve_device(cfg.device)  # fail now, not in the thread, if the device is absent
+        with self._lock:
+            if self._state.active:
+                raise JobBusyError(self._busy_message())
+            path = self._new_path(cfg)
+            self._stop = threading.Event()
+            self._started_at = time.monotonic()
+            self._state = JobState(
+                run_id=self._state.run_id + 1,
+                version=self._state.version + 1,
+                status="starting",
+                message=f"Starting {cfg.model} for {cfg.epochs} epoch(s): loading MNIST...",
+                epochs=cfg.epochs,
+                name=path.stem,
+                checkpoint=str(path),
+                config=cfg.to_dict(),
+            )
+            run_id = self._state.run_id
+            self._thread = threading.Thread(
+                target=self._run, args=(cfg, path, self._stop, run_id), name=f"train-{path.stem}", daemon=True
+            )
+            self._thread.start()
+            return copy.deepcopy(self._state)
+
+    def stop(self) -> JobState:
+        """Ask the running job to stop after the current step (it keeps its last completed epoch)."""
+        with self._lock:
+            if self._state.active:
+                self._stop.set()
+                self._update(status="stopping", message=f"Stopping... ({self._progress_text()})")
+            return copy.deepcopy(self._state)
+
+    def snapshot(self) -> JobState:
+        """A copy of the current state, for polling."""
+        with self._lock:
+            if self._state.active:
+                self._state.elapsed = time.monotonic() - self._started_at
+            return copy.deepcopy(self._state)
+
+    @property
+    def version(self) -> int:
+        """Changes whenever the state changes (cheap check before taking a snapshot)."""
+        with self._lock:
+            return self._state.version
+
+    def busy(self) -> bool:
+        """Whether a run is in progress."""
+        with self._lock:
+            return self._state.active
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the current run's thread ends; True if it has (for tests and scripts)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    # ----------------------------------------------------------------------------- internals
+    def _new_path(self, cfg: TrainConfig) -> Path:
+        folder = self._directory()
+        stem = f"{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+        path, n = folder / f"{stem}.pt", 2
+        while path.exists():
+            path, n = folder / f"{stem}-{n}.pt", n + 1
+        return path
+
+    def _progress_text(self) -> str:
+        s = self._state
+        epoch = min(s.epoch + 1, s.epochs) if s.status != "done" else s.epoch
+        return f"epoch {max(epoch, 1)}/{s.epochs}, {s.progress:.0%}"
+
+    def _busy_message(self) -> str:
+        return f"A run is in progress ({self._progress_text()}): wait for it to finish or stop it."
+
+    def _update(self, **changes: Any) -> None:
+        """Apply changes to the state (lock held by the caller)."""
+        for key, value in changes.items():
+            setattr(self._state, key, value)
+        self._state.version += 1
+
+    def _run(self, cfg: TrainConfig, path: Path, stop: threading.Event, run_id: int) -> None:
+        from .data import load_mnist_cached
+        from .train import train
+
+        def on_event(event) -> None:
+            limit = self.caps.max_train_seconds
+            over = limit is not None and time.monotonic() - self._started_at > limit
+            with self._lock:
+                if self._state.run_id != run_id:
+                    return
+                if over and not stop.is_set():
+                    stop.set()
+                    self._update(timed_out=True)
+                self._record(event)
+
+        try:
+            data = (self._data_loader or load_mnist_cached)()
+            with self._lock:
+                self._update(status="running", message=f"Training {cfg.model}: epoch 1/{cfg.epochs}...")
+            train(cfg, data, callback=on_event, stop=stop, checkpoint_path=path)
+        except Exception as exc:  # noqa: BLE001 - a failed run must be reported, never kill the server
+            log.exception("training run %s failed", path.name)
+            with self._lock:
+                self._update(status="failed", error=f"{type(exc).__name__}: {exc}", message=f"Run failed: {exc}")
+        finally:
+            with self._lock:
+                if self._state.active:  # ended without an 'end' event
+                    self._update(status="failed", message="Run ended unexpectedly.", error="no end event")
+                self._state.elapsed = time.monotonic() - self._started_at
+
+    def _record(self, event) -> None:
+        """Fold one TrainEvent into the state (lock held)."""
+        s = self._state
+        progress = event.step / event.steps if event.steps else 0.0
+        if event.kind == "start":
+            self._update(steps=event.steps, epochs=event.epochs)
+        elif event.kind == "step":
+            s.steps_history.append(
+                {"step": event.step, "epoch": event.step / max(event.steps, 1) * event.epochs, "loss": event.loss}
+            )
+            self._update(
+                step=event.step,
+                progress=progress,
+                message=(
+                    f"{'Stopping' if s.status == 'stopping' else 'Training'} {s.config.get('model')}: "
+                    f"epoch {event.epoch}/{event.epochs}, step {event.step}/{event.steps}, "
+                    f"loss {event.loss:.4f}, {event.samples_per_sec:,.0f} images/s"
+                ),
+            )
+        elif event.kind == "epoch":
+            s.epochs_history.append(dict(event.metrics))
+            m = event.metrics
+            val = f", val acc {m['val_acc']:.2%}" if "val_acc" in m else ""
+            self._update(
+                epoch=event.epoch,
+                step=event.step,
+                progress=progress,
+                message=f"Epoch {event.epoch}/{event.epochs} done: train loss {m['train_loss']:.4f}{val}",
+            )
+        elif event.kind == "end":
+            m = dict(event.metrics)
+            stopped = event.message.startswith("stopped")
+            if m.get("epochs_completed"):
+                result = f": test accuracy {m.get('test_accuracy', 0):.2%}; saved as {s.name}."
+            else:
+                result = "."
+            if stopped:
+                limit = f" (time limit of {self.caps.max_train_seconds:g} s reached)" if s.timed_out else ""
+                message = f"Run {event.message}{limit}{result}"
+            else:
+                message = f"Run finished{result}"
+            self._update(
+                status="stopped" if stopped else "done",
+                metrics=m,
+                epoch=event.epoch,
+                progress=1.0 if not stopped else progress,
+                message=message,
+            )

@@ -1,0 +1,285 @@
+"""The registry of trained models a server offers: the bundled default plus every checkpoint on disk.
+
+The UI only ever sends back a run's NAME; `RunRegistry.resolve` maps it to a path through the
+list the server built itself, so a client can never make the server open a path of its choosing.
+Metadata, loaded predictors and evaluation results are cached by (path, mtime, size), so a
+checkpoint rewritten by a training run is read again and an unchanged one is not.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from .checkpoint import BUNDLED_DEFAULT, CheckpointError, checkpoint_dir, read_checkpoint
+from .config import TrainConfig
+
+if TYPE_CHECKING:  # imported lazily at run time: listing runs needs neither
+    from .data import MNISTTensors
+    from .evaluate import EvalResult
+    from .predict import Predictor
+
+DEFAULT_NAME = "default (bundled)"
+RUN_COLUMNS = [
+    "name",
+    "status",
+    "test_acc",
+    "val_acc",
+    "test_loss",
+    "train_seconds",
+    "epochs",
+    "model",
+    "train_images",
+    "batch_size",
+    "optimizer",
+    "lr",
+    "scheduler",
+    "weight_decay",
+    "dropout",
+    "augmentation",
+    "seed",
+    "device",
+    "created",
+]
+
+
+class UnknownRunError(CheckpointError):
+    """A run name that is not in the server's list (a stale page, a typo or a path someone tried)."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the UI shows about one checkpoint, read from its metadata (weights not kept)."""
+
+    name: str
+    path: Path
+    bundled: bool
+    config: TrainConfig
+    metrics: dict
+    history: dict
+    created: str
+    device: str
+    stopped: bool
+
+    @property
+    def status(self) -> str:
+        """'done', 'stopped', or 'partial' (a run still training, or one that was interrupted)."""
+        if "test_accuracy" not in self.metrics:
+            return "partial"
+        return "stopped" if self.stopped else "done"
+
+    @property
+    def val_accuracy(self) -> float | None:
+        """Validation accuracy after the last completed epoch, if the run held out a validation set."""
+        epochs = self.history.get("epochs") or []
+        return epochs[-1].get("val_acc") if epochs else None
+
+    def row(self) -> dict[str, Any]:
+        """One row of the runs table."""
+        cfg, m = self.config, self.metrics
+        aug = [f"rot {cfg.rotation:g}°" if cfg.rotation else "", f"shift {cfg.shift:g}" if cfg.shift else ""]
+        aug.append(f"scale {cfg.scale:g}" if cfg.scale else "")
+        return {
+            "name": self.name,
+            "status": self.status,
+            "model": cfg.model if cfg.model != "mlp" else f"mlp {cfg.hidden_sizes}",
+            "epochs": f"{m.get('epochs_completed', len(self.history.get('epochs') or []))}/{cfg.epochs}",
+            "batch_size": cfg.batch_size,
+            "optimizer": cfg.optimizer,
+            "lr": cfg.lr,
+            "scheduler": cfg.scheduler,
+            "weight_decay": cfg.weight_decay,
+            "dropout": cfg.dropout,
+            "augmentation": ", ".join(a for a in aug if a) or "none",
+            "train_images": cfg.train_size or 60_000 - cfg.val_size,
+            "seed": cfg.seed,
+            "val_acc": _round(self.val_accuracy),
+            "test_acc": _round(m.get("test_accuracy")),
+            "test_loss": _round(m.get("test_loss")),
+            "train_seconds": _round(m.get("train_seconds"), 1),
+            "device": self.device,
+            "created": self.created.replace("T", " ")[:19],
+        }
+
+
+def _round(value: Any, digits: int = 4) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+@dataclass
+class Listing:
+    """The runs found, best-known first (bundled default, then newest), and the files that failed."""
+
+    runs: list[RunInfo] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
+
+    @property
+    def names(self) -> list[str]:
+        """The run names, in listing order."""
+        return [run.name for run in self.runs]
+
+    def get(self, name: str) -> RunInfo | None:
+        """The run called `name`, or None."""
+        return next((run for run in self.runs if run.name == name), None)
+
+
+def _file_key(path: Path) -> tuple[str, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (str(path), st.st_mtime_ns, st.st_size)
+
+
+class RunRegistry:
+    """Lists checkpoints, caches their metadata, loaded predictors and evaluations; thread-safe."""
+
+    def __init__(
+        self, directory: Path | None = None, bundled: Path | None = BUNDLED_DEFAULT, max_predictors: int = 4
+    ) -> None:
+        self._directory = directory  # None: checkpoint_dir() at each listing (follows the env var)
+        self._bundled = bundled
+        self._lock = threading.Lock()
+        self._meta: dict[tuple[str, int, int], RunInfo | str] = {}
+        self._predictors: OrderedDict[tuple[str, int, int], Any] = OrderedDict()
+        self._evaluations: OrderedDict[tuple[str, int, int], Any] = OrderedDict()
+        self._max_predictors = max_predictors
+
+    @property
+    def directory(self) -> Path:
+        """The folder of trained runs."""
+        return self._directory or checkpoint_dir()
+
+    def listing(self) -> Listing:
+        """Every readable checkpoint; unreadable ones go to `problems`, never raise."""
+        out = Listing()
+        candidates: list[tuple[str, Path, bool]] = []
+        seen: set[Path] = set()
+        if self._bundled is not None and self._bundled.is_file():
+            candidates.append((DEFAULT_NAME, self._bundled, True))
+            seen.add(self._bundled.resolve())
+        try:
+            files = sorted(self.directory.glob("*.pt"), key=lambda p: (-_mtime(p), p.name))
+        except OSError as exc:
+            files = []
+            out.problems.append((str(self.directory), f"cannot list the folder ({exc.strerror or exc})"))
+        for path in files:
+            if path.name.startswith(".") or not path.is_file() or path.resolve() in seen:
+                continue
+            seen.add(path.resolve())
+            candidates.append((path.stem, path, False))
+        for name, path, bundled in candidates:
+            info = self._info(name, path, bundled)
+            if isinstance(info, RunInfo):
+                out.runs.append(info)
+            else:
+                out.problems.append((path.name, info))
+        return out
+
+    def _info(self, name: str, path: Path, bundled: bool) -> RunInfo | str:
+        """Metadata of one file (cached), or the reason it cannot be read."""
+        key = _file_key(path)
+        if key is None:
+            return "file vanished while listing"
+        with self._lock:
+            cached = self._meta.get(key)
+        if cached is not None:
+            return cached
+        try:
+            payload = read_checkpoint(path)
+            payload.pop("state_dict", None)
+            info: RunInfo | str = RunInfo(
+                name=name,
+                path=path,
+                bundled=bundled,
+                config=payload["config"],
+                metrics=dict(payload.get("metrics") or {}),
+                history=dict(payload.get("history") or {}),
+                created=str(payload.get("created", "")),
+                device=str(payload.get("device", "?")),
+                stopped=bool(payload.get("stopped", False)),
+            )
+        except CheckpointError as exc:
+            info = str(exc)
+        except Exception as exc:  # noqa: BLE001 - e.g. a file being replaced; report, never crash the listing
+            info = f"{path.name}: unreadable ({type(exc).__name__})"
+        with self._lock:
+            self._meta = {k: v for k, v in self._meta.items() if k[0] != key[0]}
+            self._meta[key] = info
+        return info
+
+    def names(self) -> list[str]:
+        """Names for a model picker, bundled default first."""
+        return self.listing().names
+
+    def resolve(self, name: str | None) -> Path:
+        """The path of the run called `name`, looked up ONLY in the server-built listing."""
+        listing = self.listing()
+        if not listing.runs:
+            raise UnknownRunError("no trained model is available yet: train one in the Train tab")
+        if name is None or name == "":
+            return listing.runs[0].path
+        run = listing.get(str(name))
+        if run is None:
+            shown = str(name)[:80]
+            raise UnknownRunError(f"unknown model {shown!r}: choose one of {', '.join(listing.names)}")
+        return run.path
+
+    def info(self, name: str | None) -> RunInfo:
+        """The RunInfo of a listed run (same lookup rules as `resolve`)."""
+        path = self.resolve(name)
+        listing = self.listing()
+        return next(run for run in listing.runs if run.path == path)
+
+    def dataframe(self) -> pd.DataFrame:
+        """All runs as a table: key hyperparameters, final metrics, duration, device, creation time."""
+        rows = [run.row() for run in self.listing().runs]
+        return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+    def predictor(self, name: str | None) -> Predictor:
+        """A loaded Predictor for the run (LRU-cached; reloaded when the file changes)."""
+        from .predict import Predictor
+
+        path = self.resolve(name)
+        key = _file_key(path)
+        with self._lock:
+            if key in self._predictors:
+                self._predictors.move_to_end(key)
+                return self._predictors[key]
+        predictor = Predictor.from_checkpoint(path)
+        with self._lock:
+            self._predictors[key] = predictor
+            while len(self._predictors) > self._max_predictors:
+                self._predictors.popitem(last=False)
+        return predictor
+
+    def evaluation(self, name: str | None, data: MNISTTensors | None = None) -> EvalResult:
+        """EvalResult of the run on the 10,000 test images (cached per file version)."""
+        from .data import load_mnist_cached
+        from .evaluate import evaluate
+
+        predictor = self.predictor(name)
+        key = _file_key(predictor.path)
+        with self._lock:
+            if key in self._evaluations:
+                return self._evaluations[key]
+        data = data or load_mnist_cached()
+        result = evaluate(predictor.model, data.test_images, data.test_labels)
+        with self._lock:
+            self._evaluations[key] = result
+            while len(self._evaluations) > self._max_predictors:
+                self._evaluations.popitem(last=False)
+        return result
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0

@@ -1,0 +1,392 @@
+"""The app's server side without a browser: run registry, training jobs, charts and app.py's handlers."""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from mnist_core import charts
+from mnist_core.checkpoint import save_checkpoint
+from mnist_core.config import TrainConfig, fields
+from mnist_core.jobs import Caps, JobBusyError, JobError, JobManager
+from mnist_core.models import build_model
+from mnist_core.runs import DEFAULT_NAME, RunRegistry, UnknownRunError
+
+# A tiny run: a small MLP on 2,000 images, one epoch (a few seconds on two CPU cores).
+TINY = dict(model="mlp", hidden_sizes="64", train_size=2000, val_size=500, epochs=1, batch_size=64)
+
+
+def wait_done(jobs: JobManager, timeout: float = 300) -> None:
+    assert jobs.wait(timeout), "the training thread did not finish in time"
+
+
+@pytest.fixture
+def ckpt_dir(tmp_path: Path, monkeypatch) -> Path:
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    monkeypatch.setenv("MNIST_CHECKPOINT_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(mnist, tmp_path_factory) -> tuple[Path, JobManager]:
+    """One tiny run through the JobManager, shared by the tests that need a trained checkpoint."""
+    folder = tmp_path_factory.mktemp("trained")
+    jobs = JobManager(caps=Caps(), directory=lambda: folder, data_loader=lambda: mnist)
+    jobs.start(TrainConfig(**TINY))
+    wait_done(jobs)
+    return folder, jobs
+
+
+def fake_checkpoint(path: Path, **config) -> Path:
+    cfg = TrainConfig(**{**TINY, **config})
+    torch.manual_seed(0)
+    history = {"steps": [{"step": 1, "epoch": 0.5, "loss": 2.0}], "epochs": [{"epoch": 1, "train_loss": 1.0}]}
+    return save_checkpoint(path, build_model(cfg), cfg, history, {"epochs_completed": 1, "train_seconds": 1.0})
+
+
+def drawing(strokes, size: int = 336, pen: int = 24) -> np.ndarray:
+    """An RGBA canvas like the sketchpad's: transparent, with black strokes."""
+    image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    points = [(x * size, y * size) for x, y in strokes]
+    ImageDraw.Draw(image).line(points, fill=(0, 0, 0, 255), width=pen, joint="curve")
+    return np.asarray(image)
+
+
+ONE = [(0.5, 0.15), (0.5, 0.85)]
+SEVEN = [(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]
+
+
+# --------------------------------------------------------------------------------------- jobs
+def test_a_job_trains_saves_and_appears_in_the_runs(trained):
+    folder, jobs = trained
+    state = jobs.snapshot()
+    assert state.status == "done", state.message
+    assert state.progress == 1.0 and state.epoch == 1 and state.error == ""
+    assert re.fullmatch(r"mlp-\d{8}-\d{6}(-\d+)?", state.name)
+    assert Path(state.checkpoint) == folder / f"{state.name}.pt" and Path(state.checkpoint).is_file()
+    assert len(state.steps_history) >= 10 and len(state.epochs_history) == 1
+    assert {"train_loss", "val_loss", "train_acc", "val_acc"} <= set(state.epochs_history[0])
+    assert 0.5 < state.metrics["test_accuracy"] <= 1.0
+    assert "test accuracy" in state.message
+
+    registry = RunRegistry(directory=folder, bundled=None)
+    assert registry.names() == [state.name]
+    info = registry.info(state.name)
+    assert info.status == "done" and info.config.train_size == 2000
+    table = registry.dataframe()
+    assert table.loc[0, "name"] == state.name and table.loc[0, "test_acc"] == pytest.approx(
+        state.metrics["test_accuracy"], abs=1e-4
+    )
+
+
+def test_a_second_start_is_refused_while_a_run_is_in_progress(mnist, tmp_path):
+    release = threading.Event()
+
+    def slow_loader():
+        release.wait(60)  # hold the first run in its loading phase
+        return mnist
+
+    jobs = JobManager(caps=Caps(), directory=lambda: tmp_path, data_loader=slow_loader)
+    first = jobs.start(TrainConfig(**TINY))
+    assert first.active
+    with pytest.raises(JobBusyError, match=r"(?i)a run is in progress \(epoch 1/1"):
+        jobs.start(TrainConfig(**TINY))
+    stopping = jobs.stop()
+    assert stopping.status == "stopping"
+    release.set()
+    wait_done(jobs)
+    final = jobs.snapshot()
+    assert final.status == "stopped" and "nothing saved" in final.message
+    assert not list(tmp_path.glob("*.pt"))
+    jobs.start(TrainConfig(**{**TINY, "train_size": 500, "val_size": 100}))  # free again
+    wait_done(jobs)
+    assert jobs.snapshot().status == "done"
+
+
+def test_errors_in_the_thread_are_reported_not_lost(tmp_path):
+    def broken_loader():
+        raise OSError("disk on fire")
+
+    jobs = JobManager(caps=Caps(), directory=lambda: tmp_path, data_loader=broken_loader)
+    jobs.start(TrainConfig(**TINY))
+    wait_done(jobs)
+    state = jobs.snapshot()
+    assert state.status == "failed" and "disk on fire" in state.error and "disk on fire" in state.message
+    assert not jobs.busy()
+
+
+def test_a_batch_larger_than_the_subset_fails_with_the_reason(mnist, tmp_path):
+    jobs = JobManager(caps=Caps(), directory=lambda: tmp_path, data_loader=lambda: mnist)
+    jobs.start(TrainConfig(**{**TINY, "train_size": 100, "batch_size": 256}))
+    wait_done(jobs)
+    assert jobs.snapshot().status == "failed" and "batch_size" in jobs.snapshot().message
+
+
+def test_caps_come_from_the_environment_and_are_enforced():
+    caps = Caps.from_env({"MNIST_MAX_EPOCHS": "3", "MNIST_MAX_TRAIN_SECONDS": "60", "MNIST_TRAINING_DISABLED": ""})
+    assert caps == Caps(False, 3, 60.0)
+    assert "at most 3 epoch" in caps.describe() and "60 s" in caps.describe()
+    with pytest.raises(JobError, match="epochs: 4 is above this server's limit of 3"):
+        caps.check(TrainConfig(epochs=4))
+    caps.check(TrainConfig(epochs=3))
+    off = Caps.from_env({"MNIST_TRAINING_DISABLED": "1"})
+    assert off.training_disabled and "disabled" in off.describe()
+    with pytest.raises(JobError, match="disabled"):
+        JobManager(caps=off).start(TrainConfig(**TINY))
+    assert Caps.from_env({"MNIST_MAX_EPOCHS": "lots", "MNIST_MAX_TRAIN_SECONDS": "-5"}) == Caps()
+
+
+def test_a_run_over_the_time_limit_is_stopped(mnist, tmp_path):
+    jobs = JobManager(caps=Caps(max_train_seconds=0.01), directory=lambda: tmp_path, data_loader=lambda: mnist)
+    jobs.start(TrainConfig(**{**TINY, "epochs": 3}))
+    wait_done(jobs)
+    state = jobs.snapshot()
+    assert state.status == "stopped" and state.timed_out and "time limit" in state.message
+    assert state.epoch < 3
+
+
+# --------------------------------------------------------------------------------------- runs
+def test_registry_lists_checkpoints_and_reports_bad_files(ckpt_dir, tmp_path):
+    bundled = fake_checkpoint(tmp_path / "bundled.pt")
+    fake_checkpoint(ckpt_dir / "cnn-20240101-000000.pt", model="cnn")
+    (ckpt_dir / ".cnn-20240101-000000.pt.abc.tmp").write_bytes(b"half written")
+    (ckpt_dir / "garbage.pt").write_bytes(b"not a checkpoint")
+    (ckpt_dir / "notes.txt").write_text("ignored")
+
+    registry = RunRegistry(bundled=bundled)
+    listing = registry.listing()
+    assert listing.names == [DEFAULT_NAME, "cnn-20240101-000000"]
+    assert [name for name, _ in listing.problems] == ["garbage.pt"]
+    assert "not a readable checkpoint" in listing.problems[0][1]
+    assert registry.resolve(DEFAULT_NAME) == bundled
+    assert registry.resolve(None) == bundled  # no choice: the first (bundled) model
+    assert registry.info("cnn-20240101-000000").config.model == "cnn"
+    table = registry.dataframe()
+    assert list(table["name"]) == listing.names and table.loc[1, "model"] == "cnn"
+
+
+@pytest.mark.parametrize(
+    "name", ["../../etc/passwd", "/etc/passwd", "garbage", "garbage.pt", "cnn-20240101-000000.pt", "..", ""]
+)
+def test_registry_never_resolves_a_name_outside_its_list(ckpt_dir, name):
+    fake_checkpoint(ckpt_dir / "cnn-20240101-000000.pt")
+    (ckpt_dir / "garbage.pt").write_bytes(b"x")
+    registry = RunRegistry(bundled=None)
+    if name == "":
+        assert registry.resolve(name) == ckpt_dir / "cnn-20240101-000000.pt"  # empty: the default choice
+        return
+    with pytest.raises(UnknownRunError, match="unknown model"):
+        registry.resolve(name)
+
+
+def test_registry_without_any_model_says_so(ckpt_dir):
+    with pytest.raises(UnknownRunError, match="no trained model"):
+        RunRegistry(bundled=None).resolve(None)
+
+
+def test_registry_rereads_a_rewritten_checkpoint(ckpt_dir):
+    path = fake_checkpoint(ckpt_dir / "run.pt")
+    registry = RunRegistry(bundled=None)
+    assert registry.info("run").status == "partial"
+    cfg = TrainConfig(**TINY)
+    save_checkpoint(path, build_model(cfg), cfg, {"steps": [], "epochs": []}, {"test_accuracy": 0.9}, stopped=True)
+    assert registry.info("run").status == "stopped"
+
+
+# ------------------------------------------------------------------------------------- charts
+def test_curve_charts_overlay_runs():
+    a = charts.Series("a", [{"step": 1, "epoch": 0.5, "loss": 2.0}, {"step": 2, "epoch": 1.0, "loss": 1.0}])
+    a.epochs = [{"epoch": 1, "train_loss": 1.0, "val_loss": 1.2, "train_acc": 0.8, "val_acc": 0.75}]
+    b = charts.Series("b", [], [{"epoch": 1, "train_loss": 0.5, "train_acc": 0.9}])
+    steps = charts.step_loss_figure([a, b])
+    assert len(steps.data) == 1 and list(steps.data[0].y) == [2.0, 1.0] and list(steps.data[0].x) == [0.5, 1.0]
+    assert steps.layout.xaxis.title.text and steps.layout.yaxis.title.text
+    loss = charts.epoch_loss_figure([a, b])
+    assert [t.name for t in loss.data] == ["a · train", "a · validation", "b · train"]
+    assert loss.data[0].line.color == loss.data[1].line.color != loss.data[2].line.color
+    acc = charts.epoch_accuracy_figure([a, b])
+    assert list(acc.data[1].y) == [0.75] and acc.layout.yaxis.range[0] <= 0.75 and acc.layout.yaxis.range[1] >= 1.0
+    empty = charts.step_loss_figure([])
+    assert not empty.data and "No steps yet" in empty.layout.annotations[0].text
+
+
+def test_probability_and_confusion_charts():
+    probs = [0.01] * 10
+    probs[7] = 0.91
+    fig = charts.probability_figure(probs, true_label=1)
+    assert list(fig.data[0].x) == [str(d) for d in range(10)] and list(fig.data[0].y) == probs
+    assert fig.data[0].marker.color[7] != fig.data[0].marker.color[3]
+    assert "no digit" in charts.probability_figure(None).layout.annotations[0].text
+    confusion = np.diag([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]).tolist()
+    confusion[4][9] = 7
+    fig = charts.confusion_figure(confusion)
+    heat = fig.data[0]
+    assert heat.customdata[4][9] == 7 and heat.text[4][9] == "7" and heat.text[4][8] == ""
+    assert fig.layout.xaxis.title.text == "predicted digit" and fig.layout.yaxis.title.text == "true digit"
+
+
+def test_per_class_table():
+    confusion = np.eye(10, dtype=int) * 10
+    confusion[3][5] = 10
+    table = charts.per_class_table([1.0] * 10, [1.0] * 3 + [0.5] + [1.0] * 6, confusion.tolist())
+    assert list(table.columns) == ["digit", "precision", "recall", "f1", "support", "errors"]
+    assert table.loc[3, "recall"] == 0.5 and table.loc[3, "support"] == 20 and table.loc[3, "errors"] == 10
+    assert table.loc[3, "f1"] == pytest.approx(2 / 3, abs=1e-4)
+
+
+def test_enlarge_and_per_class_picks():
+    big = charts.enlarge(np.eye(28, dtype=np.float32), 168)
+    assert big.shape == (168, 168) and big.dtype == np.uint8 and big[0, 5] == 255 and big[0, 6] == 0
+    labels = np.repeat(np.arange(10), 7)
+    picked = charts.per_class_indices(labels, 3, seed=0)
+    assert [int(labels[i]) for i in picked] == [d for d in range(10) for _ in range(3)]
+
+
+# ------------------------------------------------------------------------------ app handlers
+@pytest.fixture
+def app(ckpt_dir, monkeypatch, mnist, default_checkpoint):
+    """app.py with a fresh job manager and checkpoints in a temporary folder."""
+    import app as app_module
+
+    monkeypatch.setattr(app_module, "JOBS", JobManager(caps=Caps(), data_loader=lambda: mnist))
+    monkeypatch.setattr(app_module, "REGISTRY", RunRegistry(bundled=default_checkpoint))
+    return app_module
+
+
+def test_predict_reads_drawings_and_files(app, tmp_path):
+    for strokes, digit in ((ONE, "1"), (SEVEN, "7")):
+        label, fig, seen, info = app.predict_sketch(
+            {"composite": drawing(strokes), "layers": [], "background": None}, None
+        )
+        assert max(label, key=label.get) == digit, label
+        assert seen.shape == (168, 168) and f"**{digit}**" in info and len(fig.data[0].y) == 10
+    path = tmp_path / "seven.png"
+    Image.fromarray(drawing(SEVEN)).save(path)
+    label, *_ = app.predict_upload(str(path), DEFAULT_NAME)
+    assert max(label, key=label.get) == "7"
+
+
+def test_an_empty_canvas_is_no_digit(app):
+    blank = {"composite": np.zeros((336, 336, 4), np.uint8), "layers": [], "background": None}
+    for sketch in (None, blank):
+        label, fig, seen, info = app.predict_sketch(sketch, None)
+        assert label == app.NO_DIGIT and seen is None and "Nothing to read" in info
+    assert app.predict_upload(None, None)[0] == app.NO_DIGIT
+
+
+def test_bad_model_names_and_images_give_readable_errors(app, tmp_path):
+    with pytest.raises(gr.Error, match="unknown model '../../etc/passwd'"):
+        app.predict_upload(str(tmp_path / "x.png"), "../../etc/passwd")
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"definitely not a PNG")
+    with pytest.raises(gr.Error, match="bad.png is not an image") as refused:
+        app.predict_upload(str(bad), None)
+    assert str(tmp_path) not in str(refused.value.message)  # no server paths in messages
+
+
+def test_random_test_digit_shows_the_true_label(app):
+    shown, label, fig, seen, info = app.random_test_digit(None)
+    assert shown.shape == (280, 280) and "true label" in info and isinstance(label, dict)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"epochs": "lots"}, "epochs: 'lots' is not a valid int"),
+        ({"lr": 50}, "lr: 50.0 is outside the allowed range"),
+        ({"model": "resnet"}, "model: 'resnet' is not one of"),
+        ({"hidden_sizes": "100000"}, "hidden_sizes"),
+        ({"bogus": 1}, "unknown hyperparameter"),
+    ],
+)
+def test_start_training_validates_like_the_config(app, values, message):
+    with pytest.raises(gr.Error, match=re.escape(message)):
+        app.start_training(**values)
+    assert not app.JOBS.busy()
+
+
+def test_start_stop_status_and_poll(app, ckpt_dir):
+    assert "No run in progress" in app.stop_training()
+    started = app.start_training(**{**TINY, "epochs": 1})
+    assert started.startswith("Started run")
+    with pytest.raises(gr.Error, match="(?i)a run is in progress"):
+        app.start_training(**TINY)
+    wait_done(app.JOBS)
+    status = app.training_status()
+    assert status["status"] == "done" and status["metrics"]["test_accuracy"] > 0.5
+
+    outputs = app.poll({}, [], DEFAULT_NAME)
+    progress, message, steps, loss, acc, model, overlay, table, seen = outputs
+    assert 'data-status="done"' in progress and "finished" in message
+    assert len(steps.data) == 1 and len(loss.data) == 2
+    assert status["run"] in model.choices[-1] and model.value == DEFAULT_NAME
+    assert list(table["name"]) == [DEFAULT_NAME, status["run"]]
+    again = app.poll(seen, [], DEFAULT_NAME)
+    assert all(o == gr.skip() for o in again[:-1])  # nothing changed: nothing sent
+
+
+def test_evaluate_handler(app, trained):
+    folder, jobs = trained
+    app.REGISTRY = RunRegistry(directory=folder, bundled=None)
+    name = jobs.snapshot().name
+    summary, confusion, table, gallery = app.evaluate_model(name, progress=lambda *a, **k: None)
+    assert name in summary and "test accuracy" in summary
+    assert len(confusion.data[0].z) == 10 and list(table["digit"]) == list(range(10))
+    assert 0 < len(gallery) <= app.MISCLASSIFIED_SHOWN and "true" in gallery[0][1]
+    with pytest.raises(gr.Error, match="unknown model"):
+        app.evaluate_model("../checkpoints/default", progress=lambda *a, **k: None)
+
+
+def test_runs_and_data_handlers(app, ckpt_dir):
+    (ckpt_dir / "broken.pt").write_bytes(b"junk")
+    table, note = app.runs_table()
+    assert list(table["name"]) == [DEFAULT_NAME] and "broken.pt" in note
+    first = app.data_samples("first 30 training digits")
+    assert len(first) == 30 and first[0][1] == "#0: label 5" and first[0][0].shape == (84, 84)
+    per_class = app.data_samples("3 random digits of each class")
+    assert [c.split("label ")[1] for _, c in per_class] == [str(d) for d in range(10) for _ in range(3)]
+
+
+def test_widgets_come_from_the_config_metadata(app):
+    with gr.Blocks():
+        widgets = app.hyperparameter_widgets()
+    assert list(widgets) == [f.name for f in fields()]
+    for f in fields():
+        w, m = widgets[f.name], f.metadata
+        assert w.value == f.default or (isinstance(w.value, float) and w.value == pytest.approx(f.default))
+        if "choices" in m:
+            assert [c[0] for c in w.choices] == list(m["choices"])
+        elif "min" in m and m.get("kind") != "int_list":
+            assert (w.minimum, w.maximum) == (m["min"], m["max"]), f.name
+
+
+def test_the_epochs_slider_follows_the_server_cap(app, monkeypatch):
+    monkeypatch.setattr(app, "JOBS", JobManager(caps=Caps(max_epochs=3)))
+    with gr.Blocks():
+        widgets = app.hyperparameter_widgets()
+    assert widgets["epochs"].maximum == 3
+    assert widgets["lr"].minimum == 1e-5  # log-scale field: a Number with the metadata's bounds
+
+
+def test_curves_overlay_the_selected_past_runs(app, trained):
+    folder, jobs = trained
+    app.REGISTRY = RunRegistry(directory=folder, bundled=None)
+    name = jobs.snapshot().name
+    steps, loss, acc = app.curve_figures([name, "no-such-run"])
+    assert [t.name for t in steps.data] == [name] and len(loss.data) == 2 and len(acc.data) == 2
+    steps, loss, acc = app.curve_figures([])
+    assert not steps.data and "No steps yet" in steps.layout.annotations[0].text
+
+
+def test_demo_builds_with_the_api_names(app):
+    demo = app.build_demo()
+    names = {dep.get("api_name") for dep in demo.config["dependencies"] if dep.get("api_visibility") == "public"}
+    assert {"predict", "train", "stop", "status", "evaluate", "runs"} <= names
