@@ -11,6 +11,7 @@ import argparse
 import logging
 import math
 import os
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home: t
 os.environ.setdefault("MNIST_DATA_DIR", str(Path(__file__).resolve().parent / "data"))
 
 import gradio as gr  # noqa: E402
+from gradio import processing_utils  # noqa: E402
 
 from mnist_core import charts  # noqa: E402
 from mnist_core.checkpoint import CheckpointError  # noqa: E402
@@ -36,6 +38,35 @@ JOBS = JobManager()
 MISCLASSIFIED_SHOWN = 40
 SAMPLES_SHOWN = 30
 NO_DIGIT = "no digit"
+# Gradio accepts uploads of any size by default: on a shared Space one visitor could fill the disk.
+MAX_UPLOAD = "50mb"
+
+
+def _save_pil_to_cache_atomically(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+    """gradio's save_pil_to_cache, but atomic: write a temporary file, then rename it into place.
+
+    Gradio names a cached image by its content and rewrites that file in place each time, so when two
+    visitors get the same image (a digit's 28x28 view, the Data tab's samples) one of them could
+    fetch it while it is rewritten and get a truncated file ("Too little data for declared
+    Content-Length"). gradio's own save_file_to_cache already writes this way.
+    """
+    data = processing_utils.encode_pil_to_bytes(img, format)
+    folder = Path(cache_dir) / processing_utils.hash_bytes(data)
+    folder.mkdir(exist_ok=True, parents=True)
+    path = (folder / f"{name}.{format}").resolve()
+    fd, staging = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(staging, path)  # a new file each time also keeps delete_cache from aging it early
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
+    return str(path)
+
+
+# Every image output (Image, Gallery) goes through this function, looked up on the module at call time.
+processing_utils.save_pil_to_cache = _save_pil_to_cache_atomically
 
 
 def _data():
@@ -81,14 +112,22 @@ def predict_sketch(sketch: dict | None, model: str | None) -> tuple:
     return _prediction_outputs(_predict(sketch, model))
 
 
-def predict_upload(image: str | None, model: str | None) -> tuple:
-    """Read the digit in an image file (API `predict`: pass gradio_client.handle_file(path))."""
+def predict_upload(image: str | dict | None, model: str | None) -> tuple:
+    """Read the digit in an image file (API `predict`: pass gradio_client.handle_file(path)).
+
+    `image` is a path, or the page's raw FileData dict (its path already checked by Gradio to be
+    an upload of this server).
+    """
+    name = None
+    if isinstance(image, dict):
+        image, name = image.get("path"), image.get("orig_name")
     if image is None:
         return _prediction_outputs(_no_prediction(), "No image given. ")
     try:
-        return _prediction_outputs(_predict(image, model))
+        return _prediction_outputs(_predict(str(image), model))
     except gr.Error as exc:  # name the file as the user knows it, not by the server's upload path
-        raise _user_error(ValueError(str(exc.message).replace(str(image), Path(image).name))) from None
+        shown = Path(name).name if name else Path(image).name
+        raise _user_error(ValueError(str(exc.message).replace(str(image), shown))) from None
 
 
 def _no_prediction() -> Prediction:
@@ -162,6 +201,10 @@ def _widget(f) -> gr.Component:
         hi = min(hi, JOBS.caps.max_epochs)
     if kind is int and hi - lo > 100_000:  # e.g. a seed: a slider would be useless
         return gr.Number(value=f.default, minimum=lo, maximum=hi, precision=0, label=label, info=info, **common)
+    if hi <= lo:  # MNIST_MAX_EPOCHS=1: Gradio refuses a slider from 1 to 1, and the app would not start
+        return gr.Number(
+            value=lo, minimum=lo, maximum=lo, precision=0, interactive=False, label=label, info=info, **common
+        )
     step = _slider_step(f.default, lo, hi)
     if kind is int:  # e.g. train_size moves in steps of 100; batch_size in steps of 1 (its default is 128)
         step = max(1, int(step)) if step >= 1 and (f.default - lo) % int(step) == 0 else 1
@@ -306,7 +349,8 @@ def runs_table() -> tuple:
     """All runs (API `runs`), plus a note about files that could not be read."""
     listing = REGISTRY.listing()
     problems = "".join(f"\n- `{name}`: {reason}" for name, reason in listing.problems)
-    note = f"Unreadable files in {REGISTRY.directory} (ignored):{problems}" if problems else ""
+    # The folder is not named: its server path is no business of a visitor of a public Space.
+    note = f"Unreadable files in the checkpoint folder (ignored):{problems}" if problems else ""
     return REGISTRY.dataframe(), note
 
 
@@ -404,7 +448,11 @@ def build_demo() -> gr.Blocks:
                 outs = [label, probs, seen28, info]
                 sketch.change(predict_sketch, [sketch, model], outs, api_visibility="private", **PREDICT_EVENTS)
                 predict_btn.click(predict_sketch, [sketch, model], outs, api_visibility="private", **PREDICT_EVENTS)
-                upload.upload(predict_upload, [upload, model], outs, api_visibility="private", **PREDICT_EVENTS)
+                # preprocess=False: gr.Image would decode the file with PIL first and answer a text file
+                # named .png or a decompression bomb with a bare "Error"; mnist_core explains instead.
+                upload.upload(
+                    predict_upload, [upload, model], outs, api_visibility="private", preprocess=False, **PREDICT_EVENTS
+                )
                 # API `predict`: a plain file input, so that a file that is not an image reaches
                 # mnist_core.preprocess and gets its readable error instead of failing in Gradio's decoder.
                 api_image = gr.File(visible=False, label="image")
@@ -537,7 +585,14 @@ def main(argv: list[str] | None = None) -> None:
     demo = build_demo()
     demo.queue(max_size=64, default_concurrency_limit=1)
     threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, ssr_mode=False, show_error=False)
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        ssr_mode=False,
+        show_error=False,
+        max_file_size=MAX_UPLOAD,
+    )
 
 
 if __name__ == "__main__":

@@ -31,6 +31,34 @@ class CheckpointError(ValueError):
     """A file that is not a readable checkpoint of this project, or whose weights do not fit it."""
 
 
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (disk full, read-only folder); an earlier version is unchanged."""
+
+
+def _write_error(message: str, exc: OSError) -> CheckpointWriteError:
+    """`message` in plain words, keeping the errno; never the server's folder (the message reaches web users)."""
+    error = CheckpointWriteError(message)
+    error.errno = exc.errno
+    return error
+
+
+def _save_error(path: Path, exc: OSError) -> CheckpointWriteError:
+    cause = exc.strerror or str(exc)
+    return _write_error(f"cannot save checkpoint {path.name}: {cause}; any earlier version of it is unchanged", exc)
+
+
+def check_writable(folder: str | os.PathLike) -> None:
+    """Raise CheckpointWriteError unless a checkpoint could be created in `folder` (made if missing)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise _write_error(f"no checkpoint can be saved on this server ({exc.strerror or exc})", exc) from exc
+
+
 def checkpoint_dir() -> Path:
     """Where trained runs are saved: $MNIST_CHECKPOINT_DIR, else the repository's checkpoints/."""
     return Path(os.environ.get("MNIST_CHECKPOINT_DIR") or REPO_ROOT / "checkpoints")
@@ -57,7 +85,6 @@ def save_checkpoint(
     A crash mid-write leaves the previous file intact and at most a hidden `.tmp` file behind.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -70,18 +97,45 @@ def save_checkpoint(
         "versions": library_versions(),
         **extra,
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # read-only or missing folder: say which file and why, in one line
+        raise _save_error(path, exc) from exc
+    writer = None
     try:
         with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
+            writer = _KeepWriteError(fh)
+            torch.save(payload, writer)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; a checkpoint is an ordinary shareable file
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        cause = exc if isinstance(exc, OSError) else writer and writer.error
+        if cause is not None:  # disk full, I/O error: name the cause, not torch's "unexpected pos 2176"
+            raise _save_error(path, cause) from exc
         raise
     return path
+
+
+class _KeepWriteError:
+    """A file wrapper remembering the OSError of a failed write, which torch.save turns into a vague RuntimeError."""
+
+    def __init__(self, fh) -> None:
+        self.fh = fh
+        self.error: OSError | None = None
+
+    def write(self, data) -> int:
+        try:
+            return self.fh.write(data)
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
+
+    def flush(self) -> None:
+        self.fh.flush()
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
@@ -105,12 +159,17 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
 
 
 def _reason(exc: Exception) -> str:
-    """The informative line of torch.load's long error (e.g. the refused pickle global)."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    for line in lines:
-        if "WeightsUnpickler error" in line or "Unsupported global" in line:
-            return line[:300]
-    return (lines[0] if lines else type(exc).__name__)[:300]
+    """The informative sentence of torch.load's long error (e.g. the refused pickle global), for users."""
+    if isinstance(exc, (KeyError, IndexError, EOFError)):  # bare "'101'" or "": not a torch file at all
+        return "not a PyTorch file, or an empty or damaged one"
+    text = str(exc)
+    # The cause follows this marker (random bytes: on the next line); torch's advice around it (re-run
+    # with weights_only=False, file an issue) is not for a visitor of the app.
+    refused = "WeightsUnpickler error:" in text
+    text = text.split("WeightsUnpickler error:", 1)[1] if refused else text
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    sentence = (lines[0].split(". ")[0].strip(" .") if lines else "") or type(exc).__name__
+    return (f"refused by the weights-only loader: {sentence}" if refused else sentence)[:300]
 
 
 @dataclass

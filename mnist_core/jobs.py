@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import checkpoint_dir
-from .config import TrainConfig
+from .checkpoint import CheckpointWriteError, check_writable, checkpoint_dir
+from .config import MAX_TRAIN_SIZE, TrainConfig
 from .device import resolve_device
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,13 @@ def _positive(env: Mapping[str, str], name: str, kind: type) -> Any:
     return value if value > 0 else None
 
 
+def _check_batch_fits(cfg: TrainConfig) -> None:
+    """Refuse a batch larger than the training images MNIST leaves for this config (train() checks again)."""
+    images = min(cfg.train_size or MAX_TRAIN_SIZE, MAX_TRAIN_SIZE - cfg.val_size)
+    if cfg.batch_size > images:
+        raise ValueError(f"batch_size: {cfg.batch_size} is larger than the training set ({images} images)")
+
+
 @dataclass
 class JobState:
     """What the UI shows about the current (or last) run. A snapshot is a deep copy: safe to read."""
@@ -131,11 +138,20 @@ class JobManager:
 
     # ----------------------------------------------------------------------------- control
     def start(self, config: TrainConfig | Mapping[str, Any]) -> JobState:
-        """Validate, check the caps, and start training in the background; JobError if refused."""
+        """Validate, check the caps, and start training in the background.
+
+        ValueError for a bad config (naming the field), JobError if this server refuses it (busy, caps,
+        checkpoint folder not writable).
+        """
         cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(dict(config))
         cfg.validate()
         self.caps.check(cfg)
         resolve_device(cfg.device)  # fail now, not in the thread, if the device is absent
+        _check_batch_fits(cfg)  # fail now, not after "Started run" and loading MNIST
+        try:  # fail now, not after a whole epoch, if the run could never be saved (read-only folder)
+            check_writable(self._directory())
+        except CheckpointWriteError as exc:
+            raise JobError(f"training is unavailable: {exc}") from None
         with self._lock:
             if self._state.active:
                 raise JobBusyError(self._busy_message())

@@ -168,7 +168,8 @@ class RunRegistry:
             files = sorted(self.directory.glob("*.pt"), key=lambda p: (-_mtime(p), p.name))
         except OSError as exc:
             files = []
-            out.problems.append((str(self.directory), f"cannot list the folder ({exc.strerror or exc})"))
+            # Named by its last part only: the problems reach web visitors, the server's paths must not.
+            out.problems.append((self.directory.name, f"cannot list the checkpoint folder ({exc.strerror or exc})"))
         for path in files:
             if path.name.startswith(".") or not path.is_file() or path.resolve() in seen:
                 continue

@@ -123,11 +123,11 @@ def test_errors_in_the_thread_are_reported_not_lost(tmp_path):
     assert not jobs.busy()
 
 
-def test_a_batch_larger_than_the_subset_fails_with_the_reason(mnist, tmp_path):
+def test_a_batch_larger_than_the_subset_is_refused_at_start(mnist, tmp_path):
     jobs = JobManager(caps=Caps(), directory=lambda: tmp_path, data_loader=lambda: mnist)
-    jobs.start(TrainConfig(**{**TINY, "train_size": 100, "batch_size": 256}))
-    wait_done(jobs)
-    assert jobs.snapshot().status == "failed" and "batch_size" in jobs.snapshot().message
+    with pytest.raises(ValueError, match=r"batch_size: 256 is larger than the training set \(100 images\)"):
+        jobs.start(TrainConfig(**{**TINY, "train_size": 100, "batch_size": 256}))
+    assert not jobs.busy() and jobs.snapshot().status == "idle"
 
 
 def test_caps_come_from_the_environment_and_are_enforced():

@@ -26,8 +26,13 @@ def test_help_lists_every_hyperparameter_with_its_range():
 
 @pytest.mark.parametrize(
     "args, field",
-    [(["--lr", "nan"], "lr"), (["--batch-size", "0"], "batch_size"), (["--optimizer", "foo"], "optimizer"),
-     (["--hidden-sizes", "abc"], "hidden_sizes"), (["--epochs", "1000000"], "epochs")],
+    [
+        (["--lr", "nan"], "lr"),
+        (["--batch-size", "0"], "batch_size"),
+        (["--optimizer", "foo"], "optimizer"),
+        (["--hidden-sizes", "abc"], "hidden_sizes"),
+        (["--epochs", "1000000"], "epochs"),
+    ],
 )
 def test_invalid_arguments_exit_2_naming_the_field(args, field):
     result = run_cli("train", *args, check=False)
@@ -42,8 +47,19 @@ def test_data_command_verifies_md5(mnist):
 
 def test_train_small_run_prints_seconds_and_saves(mnist, tmp_path):
     out = tmp_path / "run.pt"
-    result = run_cli("train", "--model", "mlp", "--hidden-sizes", "32", "--train-size", "2000", "--val-size", "500",
-                     "--out", str(out))
+    result = run_cli(
+        "train",
+        "--model",
+        "mlp",
+        "--hidden-sizes",
+        "32",
+        "--train-size",
+        "2000",
+        "--val-size",
+        "500",
+        "--out",
+        str(out),
+    )
     assert "training seconds" in result.stdout and "test accuracy" in result.stdout
     assert "val_acc" in result.stderr  # the per-epoch table
     assert out.exists()
@@ -59,8 +75,14 @@ def test_predict_json_files_and_blank(default_checkpoint, mnist, tmp_path):
     Image.fromarray(mnist.test_images[1].numpy()).save(tmp_path / "two.png")
     Image.new("L", (200, 200), 255).save(tmp_path / "blank.png")
     (tmp_path / "fake.png").write_text("not an image")
-    result = run_cli("predict", "--json", str(tmp_path / "two.png"), str(tmp_path / "blank.png"),
-                     str(tmp_path / "fake.png"), check=False)
+    result = run_cli(
+        "predict",
+        "--json",
+        str(tmp_path / "two.png"),
+        str(tmp_path / "blank.png"),
+        str(tmp_path / "fake.png"),
+        check=False,
+    )
     rows = json.loads(result.stdout)["predictions"]
     assert rows[0]["digit"] == 2 and abs(sum(rows[0]["probabilities"]) - 1) < 1e-4
     assert rows[1]["digit"] is None
@@ -83,7 +105,8 @@ def test_export_loads_without_the_package(default_checkpoint, mnist, tmp_path):
     )
     x = mnist.test_images[:4].unsqueeze(1).float() / 255
     torch.save(x, tmp_path / "x.pt")
-    result = subprocess.run([sys.executable, "-c", code, str(out), str(tmp_path / "x.pt")],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(out), str(tmp_path / "x.pt")], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == mnist.test_labels[:4].tolist()

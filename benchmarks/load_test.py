@@ -1,0 +1,325 @@
+"""Load test: many `gradio_client` clients call the `predict` API while a training run goes.
+
+Each client is a thread with its own `gradio_client.Client`; it uploads a PNG of a real MNIST test
+digit (drawn black on white at 280x280, like a photo of a digit) and waits for the answer, again and
+again, for --seconds. Just before the clients start, a training run is started through the `train`
+API; after the clients stop, the script waits for that run to end. It reports requests/s, latency
+p50/p90/p99 (upload + queue + prediction, as a client sees it), errors (any exception or an answer
+without a label), wrong digits (counted, not errors), the server log's tracebacks, and whether the
+training run finished and how.
+
+    python benchmarks/load_test.py                              # its own app: 16 clients, 60 s
+    python benchmarks/load_test.py --clients 4 --seconds 10 --json out.json
+    python benchmarks/load_test.py --url http://127.0.0.1:7860/ # an app that is already running
+
+Without --url it starts `python app.py` on a free port with an empty temporary checkpoint folder
+and no training caps, and stops it afterwards. `AppServer` is also what the tests use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import queue
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+CAP_VARIABLES = ("MNIST_TRAINING_DISABLED", "MNIST_MAX_EPOCHS", "MNIST_MAX_TRAIN_SECONDS")
+# The run trained during the load: the default CNN on a third of the set, one epoch.
+DEFAULT_TRAINING = {"model": "cnn", "train_size": 20_000, "val_size": 1000, "epochs": 1}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AppServer:
+    """`python app.py` in a subprocess on a free port; a context manager yielding itself (`.url`).
+
+    `env` is added to the environment (after the training caps are cleared, so a test sets exactly
+    the caps it means); MNIST_CHECKPOINT_DIR defaults to a new temporary folder (`.checkpoints`).
+    """
+
+    def __init__(self, env: Mapping[str, str] | None = None, checkpoints: str | os.PathLike | None = None) -> None:
+        self._tmp = None if checkpoints else tempfile.TemporaryDirectory(prefix="mnist-runs-")
+        self.checkpoints = Path(checkpoints or self._tmp.name)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.env = {k: v for k, v in os.environ.items() if k not in CAP_VARIABLES and not k.startswith("GRADIO_SERVER")}
+        self.env.update(
+            MNIST_CHECKPOINT_DIR=str(self.checkpoints), PYTHONUNBUFFERED="1", GRADIO_ANALYTICS_ENABLED="False"
+        )
+        self.env.update(env or {})
+        self.log: list[str] = []
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 180) -> AppServer:
+        """Start the app and block (on its own output, with a deadline) until it serves."""
+        self.proc = subprocess.Popen(
+            [sys.executable, str(REPO / "app.py"), "--port", str(self.port)],
+            cwd=REPO,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        lines: queue.Queue[str | None] = queue.Queue()
+
+        def pump() -> None:
+            for line in self.proc.stdout:
+                self.log.append(line)
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=pump, name="app-log", daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                self.stop()
+                raise RuntimeError(f"the app did not serve within {timeout:.0f} s:\n{self.output()}") from None
+            if line is None:
+                self.stop()
+                raise RuntimeError(f"the app exited before serving:\n{self.output()}")
+            if "Running on local URL" in line:
+                return self
+
+    def output(self) -> str:
+        return "".join(self.log)
+
+    def tracebacks(self) -> list[str]:
+        """The server log's tracebacks (each one's last line): an unhandled error in a handler."""
+        found, inside = [], False
+        for line in self.log:
+            if line.startswith("Traceback"):
+                inside = True
+            elif inside and line.strip() and not line.startswith((" ", "\t", "The above", "During handling")):
+                found.append(line.strip())
+                inside = False
+        return found
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up of any kind, as when a container is killed."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.alive():
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> AppServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def digit_images(folder: Path, count: int = 10) -> list[tuple[Path, int]]:
+    """PNG files of `count` MNIST test digits, black on white at 280x280, with their labels."""
+    from PIL import Image, ImageOps
+
+    from mnist_core.data import load_mnist_cached
+
+    data = load_mnist_cached(log=lambda msg: None)
+    images = []
+    for i in range(count):
+        pixels = data.test_images[i].numpy()
+        image = ImageOps.invert(Image.fromarray(pixels, "L")).resize((280, 280), Image.Resampling.BICUBIC)
+        path = folder / f"digit-{i}.png"
+        image.save(path)
+        images.append((path, int(data.test_labels[i])))
+    return images
+
+
+@dataclass
+class ClientLog:
+    latencies: list[float] = field(default_factory=list)
+    wrong: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _client_loop(
+    n: int, url: str, images: list[tuple[Path, int]], start: threading.Barrier, end: list[float]
+) -> ClientLog:
+    from gradio_client import Client, handle_file
+
+    log = ClientLog()
+    client = Client(url, verbose=False)
+    start.wait()
+    i = n  # clients start on different digits
+    while time.monotonic() < end[0]:
+        path, label = images[i % len(images)]
+        i += 1
+        began = time.perf_counter()
+        try:
+            top, _probs, _seen, _text = client.predict(handle_file(str(path)), None, api_name="/predict")
+        except Exception as exc:  # noqa: BLE001 - every failure counts, whatever it is
+            log.errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+            continue
+        log.latencies.append(time.perf_counter() - began)
+        if not isinstance(top, dict) or "label" not in top:
+            log.errors.append(f"answer without a label: {str(top)[:200]}")
+        elif str(top["label"]) != str(label):
+            log.wrong += 1
+    return log
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def run_load(
+    url: str,
+    clients: int = 16,
+    seconds: float = 60,
+    training: Mapping[str, Any] | None = DEFAULT_TRAINING,
+    train_timeout: float = 900,
+    images: list[tuple[Path, int]] | None = None,
+) -> dict:
+    """Drive `url` with `clients` predicting clients for `seconds` while `training` runs; return the figures."""
+    from gradio_client import Client
+
+    with tempfile.TemporaryDirectory(prefix="mnist-load-") as tmp:
+        images = images or digit_images(Path(tmp))
+        control = Client(url, verbose=False)
+        barrier = threading.Barrier(clients + 1)
+        end = [float("inf")]
+        logs: list[ClientLog] = [ClientLog() for _ in range(clients)]
+
+        def worker(n: int) -> None:
+            try:
+                logs[n] = _client_loop(n, url, images, barrier, end)
+            except Exception as exc:  # noqa: BLE001 - a client that could not even connect
+                logs[n].errors.append(f"client setup: {type(exc).__name__}: {exc}")
+                barrier.abort()
+
+        threads = [threading.Thread(target=worker, args=(n,), name=f"client-{n}") for n in range(clients)]
+        for thread in threads:
+            thread.start()
+        training_result: dict[str, Any] = {"requested": dict(training) if training else None}
+        if training:
+            try:
+                training_result["started"] = control.predict(**training, api_name="/train")
+            except Exception as exc:  # noqa: BLE001 - e.g. training disabled on that server
+                training_result["refused"] = str(exc)
+        began = time.monotonic()
+        end[0] = began + seconds
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait()
+        for thread in threads:
+            thread.join()
+        wall = time.monotonic() - began
+
+        status = control.predict(api_name="/status")
+        training_result["active_when_load_ended"] = status["status"] in ("starting", "running", "stopping")
+        deadline = time.monotonic() + train_timeout
+        while status["status"] in ("starting", "running", "stopping") and time.monotonic() < deadline:
+            time.sleep(1)  # a report, not a test: polling the server's status once a second
+            status = control.predict(api_name="/status")
+        training_result.update(
+            status=status["status"],
+            message=status["message"],
+            finished=status["status"] == "done",
+            test_accuracy=status["metrics"].get("test_accuracy"),
+            train_seconds=status["metrics"].get("train_seconds"),
+            seconds_after_load_ended=round(time.monotonic() - began - wall, 1),
+        )
+
+    latencies = [t for log in logs for t in log.latencies]
+    errors = [e for log in logs for e in log.errors]
+    return {
+        "url": url,
+        "clients": clients,
+        "seconds": round(wall, 2),
+        "requests": len(latencies),
+        "requests_per_s": round(len(latencies) / wall, 2) if wall else None,
+        "latency_s": {
+            "p50": _round(_percentile(latencies, 50)),
+            "p90": _round(_percentile(latencies, 90)),
+            "p99": _round(_percentile(latencies, 99)),
+            "max": _round(max(latencies) if latencies else None),
+            "mean": _round(statistics.fmean(latencies) if latencies else None),
+        },
+        "errors": len(errors),
+        "error_samples": sorted(set(errors))[:10],
+        "wrong_digits": sum(log.wrong for log in logs),
+        "training": training_result,
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=16, help="concurrent predicting clients (default 16)")
+    parser.add_argument("--seconds", type=float, default=60, help="how long the clients run (default 60)")
+    parser.add_argument("--url", help="an app that is already running (default: start one)")
+    parser.add_argument(
+        "--train",
+        default=json.dumps(DEFAULT_TRAINING),
+        help=f"JSON hyperparameters of the run trained meanwhile, or '' for none (default {json.dumps(DEFAULT_TRAINING)})",
+    )
+    parser.add_argument("--train-timeout", type=float, default=900, help="seconds to wait for the run after the load")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    training = json.loads(args.train) if args.train else None
+
+    sys.path.insert(0, str(REPO))
+    with contextlib.ExitStack() as stack:
+        server = None
+        url = args.url
+        if not url:
+            server = stack.enter_context(AppServer())
+            url = server.url
+        print(f"{args.clients} clients for {args.seconds:g} s against {url}, training {training}", flush=True)
+        result = run_load(url, args.clients, args.seconds, training, args.train_timeout)
+        if server is not None:
+            result["server_tracebacks"] = server.tracebacks()
+            result["server_alive"] = server.alive()
+    lat = result["latency_s"]
+    print(
+        f"{result['requests']} requests in {result['seconds']} s: {result['requests_per_s']} requests/s, "
+        f"latency p50 {lat['p50']} s, p90 {lat['p90']} s, p99 {lat['p99']} s, max {lat['max']} s; "
+        f"errors {result['errors']}, wrong digits {result['wrong_digits']}"
+    )
+    t = result["training"]
+    print(f"training: {t.get('status')} ({t.get('message')}); finished: {t.get('finished')}")
+    print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0 if result["errors"] == 0 and not result.get("server_tracebacks") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

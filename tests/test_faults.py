@@ -1,0 +1,470 @@
+"""Faults (issue 5): SIGKILL while a checkpoint is written, stop during an epoch, a read-only or full
+checkpoint folder, and two Start requests at once (threads, two API clients, two browsers).
+
+Every wait polls a condition with a deadline. The real read-only and disk-full cases mount a small
+tmpfs when the test runs as root with mount rights (as root, chmod 0o555 does not stop writes); a
+non-root run uses chmod instead; the simulated cases (an OSError injected at the system call) always
+run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import gradio as gr
+import pytest
+import torch
+from gradio_client import Client, handle_file
+from PIL import Image, ImageDraw
+
+from benchmarks.load_test import AppServer
+from mnist_core.checkpoint import CheckpointWriteError, load_model, read_checkpoint, save_checkpoint
+from mnist_core.config import TrainConfig
+from mnist_core.jobs import Caps, JobBusyError, JobError, JobManager
+from mnist_core.models import build_model
+from mnist_core.runs import DEFAULT_NAME, RunRegistry
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = dict(model="mlp", hidden_sizes="64", train_size=2000, val_size=500, epochs=1, batch_size=64)
+
+
+def wait_for(condition, timeout: float, what: str, interval: float = 0.005):
+    """Poll `condition()` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(interval)
+
+
+def fake_checkpoint(path: Path, **config) -> Path:
+    cfg = TrainConfig(**{**TINY, **config})
+    torch.manual_seed(0)
+    history = {"steps": [], "epochs": [{"epoch": 1, "train_loss": 1.0}]}
+    metrics = {"epochs_completed": 1, "train_seconds": 1.0, "test_accuracy": 0.9, "test_loss": 0.3}
+    return save_checkpoint(path, build_model(cfg), cfg, history, metrics)
+
+
+def hidden_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def seven_png(folder: Path) -> Path:
+    image = Image.new("L", (336, 336), 255)
+    ImageDraw.Draw(image).line([(84, 67), (252, 67), (151, 286)], fill=0, width=24)
+    path = folder / "seven.png"
+    image.save(path)
+    return path
+
+
+# ------------------------------------------------------------------------------- SIGKILL
+# The child saves the same checkpoint over and over, every weight set to the generation number, and
+# prints each generation once it is on disk. A file holding a mix of two writes, or a torn one,
+# cannot pass the checks below.
+WRITER = """
+import sys, torch
+from mnist_core.checkpoint import save_checkpoint
+from mnist_core.config import TrainConfig
+from mnist_core.models import build_model
+cfg = TrainConfig(model="mlp", hidden_sizes="2048,2048", batch_norm=False)
+model = build_model(cfg)
+generation = 0
+while True:
+    generation += 1
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(generation)
+    save_checkpoint(sys.argv[1], model, cfg, {"steps": [], "epochs": []}, {"generation": generation})
+    print(generation, flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_while_a_checkpoint_is_written_keeps_the_previous_one(tmp_path):
+    folder = tmp_path / "runs"
+    earlier = fake_checkpoint(folder / "earlier-run.pt")
+    earlier_bytes = earlier.read_bytes()
+    target = folder / "run.pt"
+    rng = random.Random(5)
+    kills, kills_mid_write = [], 0
+    for _attempt in range(6):
+        child = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(target)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        try:
+            assert child.stdout.readline().strip(), "the writer saved nothing"  # one whole version on disk
+            began = time.monotonic()
+            assert child.stdout.readline().strip(), "the writer stopped"
+            cycle = time.monotonic() - began  # one save, start to end
+            delay = rng.uniform(0, cycle)
+            time.sleep(delay)  # not a synchronisation: the kill lands at a random moment of a save
+            child.kill()  # SIGKILL
+        finally:
+            child.kill()
+            child.wait(timeout=30)
+        leftovers = [n for n in hidden_files(folder) if n.endswith(".tmp")]
+        kills.append((round(delay, 3), round(cycle, 3), bool(leftovers)))
+        kills_mid_write += bool(leftovers)
+
+        # The file is one whole generation: every weight equal, and equal to its metadata.
+        loaded = load_model(target)
+        generation = loaded.payload["metrics"]["generation"]
+        values = torch.cat([p.detach().flatten() for p in loaded.model.parameters()]).unique()
+        assert generation >= 2 and values.tolist() == [float(generation)], (kills, generation, values[:5])
+        # Restart: a fresh registry lists both runs, reports no problem, and never the half-written file.
+        listing = RunRegistry(directory=folder, bundled=None).listing()
+        assert sorted(listing.names) == ["earlier-run", "run"] and listing.problems == [], kills
+        assert earlier.read_bytes() == earlier_bytes  # the other run's history untouched
+        for name in leftovers:
+            (folder / name).unlink()  # each attempt leaves its own evidence
+    assert kills_mid_write >= 2, f"too few kills landed while a checkpoint was being written: {kills}"
+
+
+@pytest.mark.slow
+def test_app_killed_while_saving_restarts_with_its_runs_intact(tmp_path):
+    folder = tmp_path / "runs"
+    fake_checkpoint(folder / "earlier-run.pt")
+    seven = seven_png(tmp_path)
+    # Large weights, few steps: the app spends most of each epoch saving its checkpoint.
+    big = dict(model="mlp", hidden_sizes="2048,2048", train_size=512, val_size=100, batch_size=128, epochs=50)
+    with AppServer(checkpoints=folder) as server:
+        client = Client(server.url, verbose=False)
+        assert client.predict(**big, api_name="/train").startswith("Started run")
+        wait_for(lambda: any(n.endswith(".tmp") for n in hidden_files(folder)), 300, "a checkpoint write")
+        server.kill()
+        assert not server.alive()
+    with AppServer(checkpoints=folder) as restarted:
+        client = Client(restarted.url, verbose=False)
+        table, note = client.predict(api_name="/runs")
+        names = [row[0] for row in table["data"]]
+        assert names[0] == DEFAULT_NAME and "earlier-run" in names
+        assert note == "", note  # nothing unreadable: the half-written file is not even looked at
+        assert all(not name.startswith(".") for name in names)
+        top, *_ = client.predict(handle_file(str(seven)), "earlier-run", api_name="/predict")
+        assert isinstance(top, dict) and "label" in top
+        assert restarted.tracebacks() == []
+
+
+# ---------------------------------------------------------------------------- stop mid-epoch
+@pytest.fixture
+def app(tmp_path, monkeypatch, mnist, default_checkpoint):
+    import app as app_module
+
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    monkeypatch.setenv("MNIST_CHECKPOINT_DIR", str(folder))
+    monkeypatch.setattr(app_module, "JOBS", JobManager(caps=Caps(), data_loader=lambda: mnist))
+    monkeypatch.setattr(app_module, "REGISTRY", RunRegistry(bundled=default_checkpoint))
+    app_module.folder = folder
+    return app_module
+
+
+def test_stop_during_an_epoch_keeps_the_last_completed_one_and_the_ui_is_ready(app, monkeypatch):
+    import mnist_core.train
+
+    run = {**TINY, "epochs": 3}  # 2000 images in batches of 64: 32 steps per epoch
+    per_epoch = -(-run["train_size"] // run["batch_size"])
+    # Hold the training thread inside the second epoch (its 2nd step) until Stop has been pressed.
+    real_affine, calls = mnist_core.train.random_affine, []
+    paused, resume = threading.Event(), threading.Event()
+
+    def pausing_affine(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == per_epoch + 2:
+            paused.set()
+            resume.wait(120)
+        return real_affine(*args, **kwargs)
+
+    monkeypatch.setattr(mnist_core.train, "random_affine", pausing_affine)
+    assert app.start_training(**run).startswith("Started run")
+    wait_for(paused.is_set, 300, "the second epoch to be under way")
+    during = app.JOBS.snapshot()
+    assert during.epoch == 1 and during.status == "running"
+    app.stop_training()
+    resume.set()
+    assert app.JOBS.wait(300)
+    status = app.training_status()
+    assert status["status"] == "stopped" and status["epoch"] == 1, status
+    assert "stopped after 1 completed epoch(s)" in status["message"] and status["metrics"]["test_accuracy"] > 0.5
+    assert len(calls) == per_epoch + 2  # the thread stopped at the very next step
+
+    payload = read_checkpoint(during.checkpoint)
+    assert payload["stopped"] is True and payload["metrics"]["epochs_completed"] == 1
+    assert len(payload["history"]["epochs"]) == 1 and "test_accuracy" in payload["metrics"]
+    assert RunRegistry(directory=app.folder, bundled=None).info(during.name).status == "stopped"
+
+    # The page shows the stopped run, and a new run starts at once.
+    progress, message, *_ = app.poll({}, [], DEFAULT_NAME)
+    assert 'data-status="stopped"' in progress and "stopped" in message
+    monkeypatch.setattr(mnist_core.train, "random_affine", real_affine)
+    assert app.start_training(**TINY).startswith("Started run")
+    assert app.JOBS.wait(300) and app.training_status()["status"] == "done"
+
+
+# ------------------------------------------------------------------- read-only or full disk
+@contextlib.contextmanager
+def tmpfs(path: Path, size: int | None = None):
+    """A real tmpfs at `path` (root with mount rights only; skips otherwise)."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root")
+    path.mkdir(parents=True, exist_ok=True)
+    options = f"size={size}" if size else "size=16m"
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def make_read_only(folder: Path):
+    """Make `folder` really read-only: a remount as root, chmod 0o555 otherwise; skip if writes still work."""
+    if os.geteuid() == 0:
+        done = subprocess.run(["mount", "-o", "remount,ro", str(folder)], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot remount read-only: {done.stderr.strip()}")
+    else:
+        folder.chmod(0o555)
+    try:
+        (folder / "probe").write_bytes(b"x")
+    except OSError:
+        return
+    pytest.skip("writes still succeed in the read-only folder")
+
+
+def _refuses_training_up_front(app, folder: Path, earlier: Path, reason: str, tmp_path: Path) -> None:
+    before = earlier.read_bytes()
+    with pytest.raises(
+        JobError, match=rf"training is unavailable: no checkpoint can be saved on this server \({reason}"
+    ):
+        app.JOBS.start(TrainConfig(**TINY))
+    with pytest.raises(gr.Error, match=reason) as refused:
+        app.start_training(**TINY)
+    assert str(folder) not in refused.value.message
+    assert not app.JOBS.busy() and app.JOBS.snapshot().status == "idle"
+    assert earlier.read_bytes() == before  # nothing else lost: the runs are listed and usable
+    label, *_ = app.predict_upload(str(seven_png(tmp_path)), earlier.stem)
+    assert isinstance(label, dict) and len(label) == 10  # an (untrained) model, but a prediction
+
+
+def test_read_only_checkpoint_folder_simulated(app, tmp_path, monkeypatch):
+    earlier = fake_checkpoint(app.folder / "earlier-run.pt")
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)  # every way a checkpoint file is created
+    _refuses_training_up_front(app, app.folder, earlier, "Read-only file system", tmp_path)
+
+
+def test_read_only_checkpoint_folder_real(app, tmp_path, monkeypatch):
+    folder = tmp_path / "ro-runs"
+    with contextlib.ExitStack() as stack:
+        if os.geteuid() == 0:
+            stack.enter_context(tmpfs(folder))
+        else:
+            folder.mkdir()
+            stack.callback(folder.chmod, 0o755)
+        earlier = fake_checkpoint(folder / "earlier-run.pt")
+        make_read_only(folder)
+        monkeypatch.setenv("MNIST_CHECKPOINT_DIR", str(folder))
+        reason = "Read-only file system" if os.geteuid() == 0 else "Permission denied"
+        _refuses_training_up_front(app, folder, earlier, reason, tmp_path)
+
+
+def _disk_full_mid_run(app, folder: Path, earlier: Path) -> None:
+    before = earlier.read_bytes()
+    state = app.JOBS.start(TrainConfig(**{**TINY, "epochs": 3}))
+    assert app.JOBS.wait(300)
+    final = app.JOBS.snapshot()
+    name = Path(state.checkpoint).name
+    assert final.status == "failed", final.message
+    assert f"cannot save checkpoint {name}: No space left on device; any earlier version of it is unchanged" in (
+        final.message
+    )
+    assert str(folder) not in final.message and final.epoch == 1 and len(final.epochs_history) >= 1
+    assert [n for n in hidden_files(folder) if n.endswith(".tmp")] == [], "no half-written file left"
+    assert earlier.read_bytes() == before
+    kept = read_checkpoint(state.checkpoint)  # this run's first epoch survives
+    assert kept["metrics"]["epochs_completed"] == 1
+    listing = RunRegistry(directory=folder, bundled=None).listing()
+    assert sorted(listing.names) == sorted([earlier.stem, Path(name).stem]) and listing.problems == []
+    assert not app.JOBS.busy()
+
+
+def test_disk_full_during_a_run_simulated(app, monkeypatch):
+    earlier = fake_checkpoint(app.folder / "earlier-run.pt")
+    real_fsync, calls = os.fsync, []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) >= 2:  # the first epoch's checkpoint is written, then the disk is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    _disk_full_mid_run(app, app.folder, earlier)
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    app.JOBS.start(TrainConfig(**TINY))  # space is back: the next run saves normally
+    assert app.JOBS.wait(300) and app.JOBS.snapshot().status == "done"
+
+
+def test_disk_full_during_a_run_real(app, tmp_path, monkeypatch):
+    probe = fake_checkpoint(tmp_path / "probe.pt")  # what one checkpoint of this run weighs
+    size = probe.stat().st_size
+    folder = tmp_path / "small-disk"
+    # Room for the earlier run plus 1.5 checkpoints: the first save fits, the second (written beside
+    # the first before replacing it) runs out of space.
+    with tmpfs(folder, size=((2 * size + size // 2) // 4096 + 1) * 4096):
+        earlier = fake_checkpoint(folder / "earlier-run.pt")
+        monkeypatch.setenv("MNIST_CHECKPOINT_DIR", str(folder))
+        _disk_full_mid_run(app, folder, earlier)
+        with pytest.raises(CheckpointWriteError, match="No space left on device"):  # torch alone: "unexpected pos"
+            save_checkpoint(folder / "another.pt", build_model(TrainConfig(**TINY)), TrainConfig(**TINY), {}, {})
+
+
+# ------------------------------------------------------------------------ two starts at once
+def test_concurrent_starts_on_the_job_manager_start_exactly_one(mnist, tmp_path):
+    release = threading.Event()
+
+    def held_loader():
+        release.wait(120)  # keep the run in its loading phase while the others try
+        return mnist
+
+    jobs = JobManager(caps=Caps(), directory=lambda: tmp_path, data_loader=held_loader)
+    barrier = threading.Barrier(8)
+    started, refused = [], []
+
+    def click():
+        barrier.wait()
+        try:
+            started.append(jobs.start(TrainConfig(**TINY)))
+        except JobBusyError as exc:
+            refused.append(str(exc))
+
+    threads = [threading.Thread(target=click) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(started) == 1 and len(refused) == 7, (started, refused)
+    assert all(message.startswith("A run is in progress (epoch 1/1") for message in refused)
+    release.set()
+    assert jobs.wait(300) and jobs.snapshot().status == "done" and jobs.snapshot().run_id == 1
+
+
+@pytest.fixture(scope="module")
+def server():
+    with AppServer() as app_server:
+        yield app_server
+
+
+@pytest.mark.slow
+def test_two_api_clients_starting_at_once_start_exactly_one(server):
+    clients = [Client(server.url, verbose=False) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    results: list[tuple[str, str]] = []
+
+    def start(client):
+        barrier.wait()
+        try:
+            results.append(("started", client.predict(**TINY, api_name="/train")))
+        except Exception as exc:  # noqa: BLE001 - the refusal arrives as the client's AppError
+            results.append(("refused", str(exc)))
+
+    threads = [threading.Thread(target=start, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    kinds = sorted(kind for kind, _ in results)
+    assert kinds == ["refused", "started"], results
+    refusal = next(text for kind, text in results if kind == "refused")
+    assert "A run is in progress" in refusal and "wait for it to finish or stop it" in refusal
+    status = wait_for(
+        lambda: (s := clients[0].predict(api_name="/status"))["status"] in ("done", "failed", "stopped") and s,
+        300,
+        "the run to end",
+        interval=0.5,
+    )
+    assert status["status"] == "done" and status["run"] in next(t for k, t in results if k == "started")
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+# Set on each page before the clicks: which answers its status line and error toasts ever showed
+# (the status line is soon overwritten by the progress poll, so a late look could miss it).
+WATCH_ANSWERS_JS = """() => {
+  window.__answers = new Set();
+  const look = () => {
+    const text = document.body.innerText;
+    if (text.includes('Started run')) window.__answers.add('started');
+    if (text.includes('A run is in progress')) window.__answers.add('refused');
+  };
+  new MutationObserver(look).observe(document.body, {subtree: true, childList: true, characterData: true});
+  look();
+}"""
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_two_browsers_clicking_start_at_once_start_exactly_one(server):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    expect = sync_api.expect
+    client = Client(server.url, verbose=False)
+    wait_for(
+        lambda: client.predict(api_name="/status")["status"] not in ("starting", "running", "stopping"), 300, "idle"
+    )
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox"])
+        try:
+            pages = [browser.new_context(viewport={"width": 1280, "height": 1000}).new_page() for _ in range(2)]
+            for page in pages:
+                page.goto(server.url)
+                page.get_by_role("tab", name="Train").click()
+                for name, value in (("train_size", "2000"), ("val_size", "500")):
+                    field = page.locator(f"#hp-{name} input[type=number]")
+                    field.fill(value)
+                    field.press("Enter")
+                    expect(field).to_have_value(value)
+                page.evaluate(WATCH_ANSWERS_JS)
+            for page in pages:  # both clicks leave before either answer comes back
+                page.locator("#start").click(no_wait_after=True)
+
+            def answers():
+                seen = [sorted(page.evaluate("() => [...window.__answers]")) for page in pages]
+                return seen if all(seen) else None
+
+            seen = wait_for(answers, 120, "both browsers to get an answer", interval=0.1)
+            assert sorted(seen) == [["refused"], ["started"]], seen  # exactly one run; the other told why
+            status = client.predict(api_name="/status")
+            assert status["status"] in ("starting", "running", "stopping", "done"), status
+        finally:
+            browser.close()
+    client.predict(api_name="/stop")
+    wait_for(
+        lambda: client.predict(api_name="/status")["status"] in ("done", "stopped", "failed"),
+        300,
+        "the run to end",
+        interval=0.5,
+    )

@@ -1,0 +1,29 @@
+"""Many visitors at once (issue 5): 16 gradio_client clients predict for 10 s while a run trains.
+
+A short version of benchmarks/load_test.py (16 clients for 60 s, figures in docs/ROBUSTNESS.md):
+zero errors, every answer a label, the run finishes, no traceback in the server log.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.load_test import AppServer, run_load
+
+pytestmark = pytest.mark.slow
+
+TINY = dict(model="mlp", hidden_sizes="64", train_size=2000, val_size=500, epochs=2, batch_size=64)
+
+
+def test_sixteen_clients_predict_without_errors_while_a_run_trains():
+    with AppServer() as server:
+        result = run_load(server.url, clients=16, seconds=10, training=TINY, train_timeout=300)
+        tracebacks = server.tracebacks()
+        alive = server.alive()
+    assert result["errors"] == 0, result["error_samples"]
+    assert result["requests"] >= 16, result  # every client got answers, not just one
+    assert result["wrong_digits"] <= result["requests"] // 10, result  # real answers, from the real model
+    training = result["training"]
+    assert "started" in training and training["finished"], training
+    assert training["status"] == "done" and training["test_accuracy"] > 0.5, training
+    assert tracebacks == [] and alive
