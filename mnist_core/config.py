@@ -46,7 +46,7 @@ class TrainConfig:
     batch_norm: bool = _param(True, "BatchNorm after each hidden layer")
     dropout: float = _param(0.0, "dropout probability before each hidden layer's output", min=0.0, max=0.8)
     optimizer: str = _param("adamw", "optimizer", choices=OPTIMIZERS)
-    lr: float = _param(0.02, "peak learning rate", min=1e-5, max=10.0, log=True)
+    lr: float = _param(0.03, "peak learning rate", min=1e-5, max=10.0, log=True)
     momentum: float = _param(0.9, "SGD momentum (sgd only)", min=0.0, max=0.999)
     nesterov: bool = _param(False, "Nesterov momentum (sgd only)")
     beta1: float = _param(0.7, "Adam/AdamW decay of the gradient average (adam, adamw only)", min=0.0, max=0.999)

@@ -51,13 +51,14 @@ def _norm_act(cfg: TrainConfig, width: int, conv: bool = True) -> list[nn.Module
 
 def cnn(cfg: TrainConfig) -> nn.Sequential:
     """Small and fast (the default): a strided 5x5 conv and a conv + max-pool shrink 28x28 to 5x5
-    at once, then a wide hidden layer does the rest (about 215k weights, 1.0M multiply-adds per
-    image). Cheap where the images are large, wide where they are small: see benchmarks/RESULTS.md."""
+    at once, then a wide hidden layer does the rest (about 213k weights, 0.7M multiply-adds per
+    image). Cheap where the images are large, wide where they are small; channel counts are
+    multiples of 16, which oneDNN's AVX-512 kernels fill exactly. See benchmarks/RESULTS.md."""
     return nn.Sequential(
         Normalize(),
-        nn.Conv2d(1, 24, 5, stride=2, bias=not cfg.batch_norm),  # 12x12
-        *_norm_act(cfg, 24),
-        nn.Conv2d(24, 32, 3, bias=not cfg.batch_norm),  # 10x10
+        nn.Conv2d(1, 16, 5, stride=2, bias=not cfg.batch_norm),  # 12x12
+        *_norm_act(cfg, 16),
+        nn.Conv2d(16, 32, 3, bias=not cfg.batch_norm),  # 10x10
         nn.MaxPool2d(2),  # 5x5; pooling before the norm leaves it a quarter of the values
         *_norm_act(cfg, 32),
         nn.Flatten(),
