@@ -61,7 +61,9 @@ def ensure_default_model(path: Path = BUNDLED_DEFAULT, progress: Callable[[str],
             from .progress import ConsoleProgress
             from .train import train
 
-            progress(f"No trained model at {path}: training the default recipe now (about 4 minutes on a 2-core CPU)...")
+            progress(
+                f"No trained model at {path}: training the default recipe now (about 4 minutes on a 2-core CPU)..."
+            )
             cfg = TrainConfig.from_dict(DEFAULT_RECIPE)
             with ConsoleProgress(cfg) as bar:
                 train(cfg, callback=bar, checkpoint_path=path)
