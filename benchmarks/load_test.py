@@ -48,6 +48,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# Debian's chromium, started so that it never reaches for the network (tests and benchmarks).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
 class AppServer:
     """`python app.py` in a subprocess on a free port; a context manager yielding itself (`.url`).
 

@@ -15,20 +15,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load_test import AppServer  # noqa: E402
+from load_test import CHROMIUM, CHROMIUM_ARGS, AppServer  # noqa: E402
 
 from mnist_core.config import TrainConfig  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
 from mnist_core.train import train  # noqa: E402
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 def engine_seconds(seed: int) -> float:
@@ -43,7 +34,7 @@ def app_seconds(seed: int, browser: bool) -> float:
     with AppServer() as server, sync_playwright() as p:
         page = None
         if browser:
-            chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             page = chromium.new_page()
             page.goto(server.url)
             page.get_by_role("tab", name="Curves").click()
