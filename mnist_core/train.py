@@ -77,8 +77,8 @@ def make_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer, steps_per
     """Return (scheduler or None, whether it steps per batch rather than per epoch)."""
     total = cfg.epochs * steps_per_epoch
     if cfg.scheduler == "onecycle":
-        # Momentum cycling only for SGD: for Adam it would overwrite beta1 (the tuned 0.7 measured
-        # better than cycling 0.85-0.95), and Adadelta has no momentum to cycle.
+        # Momentum cycling only for SGD: for Adam it would overwrite the configured beta1 with
+        # 0.85-0.95, and Adadelta has no momentum to cycle (OneCycleLR would raise).
         cycle = cfg.optimizer == "sgd"
         return torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=cfg.lr, total_steps=total, cycle_momentum=cycle
