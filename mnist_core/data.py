@@ -16,6 +16,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,14 +205,17 @@ def load_mnist(root: str | os.PathLike | None = None, ensure: bool = True, log=p
 
 
 _CACHE: dict[str, MNISTTensors] = {}
+_CACHE_LOCK = threading.Lock()
 
 
 def load_mnist_cached(root: str | os.PathLike | None = None, log=print) -> MNISTTensors:
     """load_mnist once per data root per process (the app and the trainer share it)."""
     key = str(data_dir(root).resolve())
-    if key not in _CACHE:
-        _CACHE[key] = load_mnist(root, log=log)
-    return _CACHE[key]
+    # The app's warm-up thread and a first training job may ask at once: load (and fetch) once.
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = load_mnist(root, log=log)
+        return _CACHE[key]
 
 
 def split_train_val(
