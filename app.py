@@ -566,8 +566,9 @@ def build_demo() -> gr.Blocks:
 
 
 def _warm_up() -> None:
-    """Load the default model and MNIST in the background so the first prediction is quick."""
+    """Load the default model, MNIST and the training process in the background, so first uses are quick."""
     try:
+        JOBS.warm_up()
         REGISTRY.predictor(None)
         _data()
     except Exception as exc:  # noqa: BLE001 - warm-up is best effort; the handlers report real errors

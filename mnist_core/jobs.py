@@ -1,7 +1,10 @@
-"""One training job at a time for a whole server, run in a background thread and polled by the UI.
+"""One training job at a time for a whole server, run in the background and polled by the UI.
 
-`JobManager.start(cfg)` trains in a thread and returns at once; the page polls `snapshot()` for the
-status, progress and curves. A second start while one runs is refused with the run's progress.
+`JobManager.start(cfg)` returns at once; a background thread hands the run to a runner and folds
+its progress events into a `JobState` that the page polls with `snapshot()` for the status,
+progress and curves. The default runner trains in a child process (`train_process.py`: a thread of
+the server trains much slower); `InThread` trains in the server's own thread, for tests that
+inject faults with monkeypatch and for platforms without the child. A second start while one runs is refused with the run's progress.
 Caps for public deployments come from the environment and are enforced here, on the server:
 
 - MNIST_TRAINING_DISABLED=1: training is off.
@@ -24,6 +27,7 @@ from typing import Any
 from .checkpoint import CheckpointWriteError, check_writable, checkpoint_dir
 from .config import MAX_TRAIN_SIZE, TrainConfig
 from .device import resolve_device
+from .train_process import RunFailed, TrainingProcess
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +93,39 @@ def _check_batch_fits(cfg: TrainConfig) -> None:
         raise ValueError(f"batch_size: {cfg.batch_size} is larger than the training set ({images} images)")
 
 
+class InThread:
+    """Train in the calling thread, on data from `data_loader` (default: MNIST, loaded once).
+
+    For tests that inject faults with monkeypatch, and where the training process cannot start.
+    """
+
+    def __init__(self, data_loader: Callable[[], Any] | None = None) -> None:
+        self._data_loader = data_loader
+
+    def start(self) -> None:
+        """Nothing to start: the data loads with the first run."""
+
+    def run(self, cfg, path, stop, on_running, on_event) -> None:
+        """Train here, now; the same contract as `TrainingProcess.run`."""
+        from .data import load_mnist_cached
+        from .train import train
+
+        data = (self._data_loader or load_mnist_cached)()
+        on_running()
+        train(cfg, data, callback=on_event, stop=stop, checkpoint_path=path)
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+Runner = TrainingProcess | InThread  # where a run trains: `run()` blocks until it ends, calling back
+
+
+def default_runner() -> Runner:
+    """The child process where it can be started (POSIX: it inherits a socket), else this process."""
+    return TrainingProcess() if os.name == "posix" else InThread()
+
+
 @dataclass
 class JobState:
     """What the UI shows about the current (or last) run. A snapshot is a deep copy: safe to read."""
@@ -119,18 +156,19 @@ class JobState:
 
 
 class JobManager:
-    """Runs at most one training job at a time in a background thread; every method is thread-safe."""
+    """Runs at most one training job at a time in the background; every method is thread-safe."""
 
     def __init__(
         self,
         caps: Caps | None = None,
         directory: Callable[[], Path] = checkpoint_dir,
-        data_loader: Callable[[], Any] | None = None,
+        runner: Runner | None = None,
     ) -> None:
         self.caps = caps if caps is not None else Caps.from_env()
         self._directory = directory
-        self._data_loader = data_loader
+        self.runner = runner if runner is not None else default_runner()
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # notified on every state change
         self._state = JobState()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -201,6 +239,24 @@ class JobManager:
         with self._lock:
             return self._state.active
 
+    def wait_for(self, condition: Callable[[JobState], bool], timeout: float | None = None) -> JobState | None:
+        """Block until `condition(state)` holds (checked at every change); a snapshot, or None on timeout."""
+        with self._changed:
+            if self._changed.wait_for(lambda: condition(self._state), timeout):
+                return copy.deepcopy(self._state)
+            return None
+
+    def warm_up(self) -> None:
+        """Get the runner ready (start the training process) before the first run asks for it."""
+        if not self.caps.training_disabled:
+            self.runner.start()
+
+    def close(self) -> None:
+        """Stop any run and release the runner (the training process exits)."""
+        self.stop()
+        self.wait(30)
+        self.runner.close()
+
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the current run's thread ends; True if it has (for tests and scripts)."""
         thread = self._thread
@@ -231,10 +287,12 @@ class JobManager:
         for key, value in changes.items():
             setattr(self._state, key, value)
         self._state.version += 1
+        self._changed.notify_all()
 
     def _run(self, cfg: TrainConfig, path: Path, stop: threading.Event, run_id: int) -> None:
-        from .data import load_mnist_cached
-        from .train import train
+        def on_running() -> None:
+            with self._lock:
+                self._update(status="running", message=f"Training {cfg.model}: epoch 1/{cfg.epochs}...")
 
         def on_event(event) -> None:
             limit = self.caps.max_train_seconds
@@ -248,14 +306,18 @@ class JobManager:
                 self._record(event)
 
         try:
-            data = (self._data_loader or load_mnist_cached)()
-            with self._lock:
-                self._update(status="running", message=f"Training {cfg.model}: epoch 1/{cfg.epochs}...")
-            train(cfg, data, callback=on_event, stop=stop, checkpoint_path=path)
+            self.runner.run(cfg, path, stop, on_running, on_event)
         except Exception as exc:  # noqa: BLE001 - a failed run must be reported, never kill the server
-            log.exception("training run %s failed", path.name)
+            if isinstance(exc, RunFailed):  # the child has logged its own traceback
+                log.error("training run %s failed: %s", path.name, exc)
+            else:
+                log.exception("training run %s failed", path.name)
+            kind = getattr(exc, "kind", type(exc).__name__)  # RunFailed carries the child's exception type
             with self._lock:
-                self._update(status="failed", error=f"{type(exc).__name__}: {exc}", message=f"Run failed: {exc}")
+                kept = f" Epoch {self._state.epoch} was saved as {path.stem}." if self._state.epoch else ""
+                self._update(
+                    status="failed", error=f"{kind}: {exc}", message=f"Run failed: {str(exc).rstrip('.')}.{kept}"
+                )
         finally:
             with self._lock:
                 if self._state.active:  # ended without an 'end' event

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from mnist_core import charts
 from mnist_core.checkpoint import save_checkpoint
 from mnist_core.config import TrainConfig, fields
-from mnist_core.jobs import Caps, JobBusyError, JobError, JobManager
+from mnist_core.jobs import Caps, InThread, JobBusyError, JobError, JobManager
 from mnist_core.models import build_model
 from mnist_core.runs import DEFAULT_NAME, RunRegistry, UnknownRunError
 
@@ -39,7 +39,7 @@ def ckpt_dir(tmp_path: Path, monkeypatch) -> Path:
 def trained(mnist, tmp_path_factory) -> tuple[Path, JobManager]:
     """One tiny run through the JobManager, shared by the tests that need a trained checkpoint."""
     folder = tmp_path_factory.mktemp("trained")
-    jobs = JobManager(caps=Caps(), directory=lambda: folder, data_loader=lambda: mnist)
+    jobs = JobManager(caps=Caps(), directory=lambda: folder, runner=InThread(lambda: mnist))
     jobs.start(TrainConfig(**TINY))
     wait_done(jobs)
     return folder, jobs
@@ -94,7 +94,7 @@ def test_a_second_start_is_refused_while_a_run_is_in_progress(mnist, tmp_path):
         release.wait(60)  # hold the first run in its loading phase
         return mnist
 
-    jobs = JobManager(caps=Caps(), directory=lambda: tmp_path, data_loader=slow_loader)
+    jobs = JobManager(caps=Caps(), directory=lambda: tmp_path, runner=InThread(slow_loader))
     first = jobs.start(TrainConfig(**TINY))
     assert first.active
     with pytest.raises(JobBusyError, match=r"(?i)a run is in progress \(epoch 1/1"):
@@ -115,7 +115,7 @@ def test_errors_in_the_thread_are_reported_not_lost(tmp_path):
     def broken_loader():
         raise OSError("disk on fire")
 
-    jobs = JobManager(caps=Caps(), directory=lambda: tmp_path, data_loader=broken_loader)
+    jobs = JobManager(caps=Caps(), directory=lambda: tmp_path, runner=InThread(broken_loader))
     jobs.start(TrainConfig(**TINY))
     wait_done(jobs)
     state = jobs.snapshot()
@@ -124,7 +124,7 @@ def test_errors_in_the_thread_are_reported_not_lost(tmp_path):
 
 
 def test_a_batch_larger_than_the_subset_is_refused_at_start(mnist, tmp_path):
-    jobs = JobManager(caps=Caps(), directory=lambda: tmp_path, data_loader=lambda: mnist)
+    jobs = JobManager(caps=Caps(), directory=lambda: tmp_path, runner=InThread(lambda: mnist))
     with pytest.raises(ValueError, match=r"batch_size: 256 is larger than the training set \(100 images\)"):
         jobs.start(TrainConfig(**{**TINY, "train_size": 100, "batch_size": 256}))
     assert not jobs.busy() and jobs.snapshot().status == "idle"
@@ -145,7 +145,7 @@ def test_caps_come_from_the_environment_and_are_enforced():
 
 
 def test_a_run_over_the_time_limit_is_stopped(mnist, tmp_path):
-    jobs = JobManager(caps=Caps(max_train_seconds=0.01), directory=lambda: tmp_path, data_loader=lambda: mnist)
+    jobs = JobManager(caps=Caps(max_train_seconds=0.01), directory=lambda: tmp_path, runner=InThread(lambda: mnist))
     jobs.start(TrainConfig(**{**TINY, "epochs": 3}))
     wait_done(jobs)
     state = jobs.snapshot()
@@ -256,7 +256,7 @@ def app(ckpt_dir, monkeypatch, mnist, default_checkpoint):
     """app.py with a fresh job manager and checkpoints in a temporary folder."""
     import app as app_module
 
-    monkeypatch.setattr(app_module, "JOBS", JobManager(caps=Caps(), data_loader=lambda: mnist))
+    monkeypatch.setattr(app_module, "JOBS", JobManager(caps=Caps(), runner=InThread(lambda: mnist)))
     monkeypatch.setattr(app_module, "REGISTRY", RunRegistry(bundled=default_checkpoint))
     return app_module
 

@@ -30,7 +30,7 @@ from PIL import Image, ImageDraw
 from benchmarks.load_test import AppServer
 from mnist_core.checkpoint import CheckpointWriteError, load_model, read_checkpoint, save_checkpoint
 from mnist_core.config import TrainConfig
-from mnist_core.jobs import Caps, JobBusyError, JobError, JobManager
+from mnist_core.jobs import Caps, InThread, JobBusyError, JobError, JobManager
 from mnist_core.models import build_model
 from mnist_core.runs import DEFAULT_NAME, RunRegistry
 
@@ -169,7 +169,7 @@ def app(tmp_path, monkeypatch, mnist, default_checkpoint):
     folder = tmp_path / "runs"
     folder.mkdir()
     monkeypatch.setenv("MNIST_CHECKPOINT_DIR", str(folder))
-    monkeypatch.setattr(app_module, "JOBS", JobManager(caps=Caps(), data_loader=lambda: mnist))
+    monkeypatch.setattr(app_module, "JOBS", JobManager(caps=Caps(), runner=InThread(lambda: mnist)))
     monkeypatch.setattr(app_module, "REGISTRY", RunRegistry(bundled=default_checkpoint))
     app_module.folder = folder
     return app_module
@@ -348,7 +348,7 @@ def test_concurrent_starts_on_the_job_manager_start_exactly_one(mnist, tmp_path)
         release.wait(120)  # keep the run in its loading phase while the others try
         return mnist
 
-    jobs = JobManager(caps=Caps(), directory=lambda: tmp_path, data_loader=held_loader)
+    jobs = JobManager(caps=Caps(), directory=lambda: tmp_path, runner=InThread(held_loader))
     barrier = threading.Barrier(8)
     started, refused = [], []
 

@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw
 from benchmarks.load_test import AppServer
 from mnist_core.checkpoint import save_checkpoint
 from mnist_core.config import TrainConfig
-from mnist_core.jobs import Caps, JobManager
+from mnist_core.jobs import Caps, InThread, JobManager
 from mnist_core.models import build_model
 from mnist_core.runs import DEFAULT_NAME, RunRegistry
 
@@ -146,7 +146,7 @@ def app(tmp_path, monkeypatch, mnist, default_checkpoint):
     folder = tmp_path / "runs"
     populate(folder)
     monkeypatch.setenv("MNIST_CHECKPOINT_DIR", str(folder))
-    monkeypatch.setattr(app_module, "JOBS", JobManager(caps=Caps(), data_loader=lambda: mnist))
+    monkeypatch.setattr(app_module, "JOBS", JobManager(caps=Caps(), runner=InThread(lambda: mnist)))
     monkeypatch.setattr(app_module, "REGISTRY", RunRegistry(bundled=default_checkpoint))
     return app_module
 
@@ -276,11 +276,11 @@ def test_checkpoint_names_outside_the_server_list_are_refused(app, tmp_path, nam
 
 def test_caps_from_the_environment_are_enforced_by_the_handler(app, monkeypatch, mnist):
     monkeypatch.setenv("MNIST_MAX_EPOCHS", "2")
-    monkeypatch.setattr(app, "JOBS", JobManager(data_loader=lambda: mnist))  # caps read from the environment
+    monkeypatch.setattr(app, "JOBS", JobManager(runner=InThread(lambda: mnist)))  # caps read from the environment
     with pytest.raises(gr.Error, match="epochs: 3 is above this server's limit of 2"):
         app.start_training(**{**TINY, "epochs": 3})
     monkeypatch.setenv("MNIST_TRAINING_DISABLED", "1")
-    monkeypatch.setattr(app, "JOBS", JobManager(data_loader=lambda: mnist))
+    monkeypatch.setattr(app, "JOBS", JobManager(runner=InThread(lambda: mnist)))
     with pytest.raises(gr.Error, match="training is disabled"):
         app.start_training(**TINY)
     assert not app.JOBS.busy()
