@@ -256,7 +256,7 @@ def progress_html(s: JobState) -> str:
     return (
         f'<div id="train-progress" data-status="{s.status}" style="width:100%">'
         f'<div style="height:14px;border-radius:7px;background:#e5e7eb;overflow:hidden">'
-        f'<div style="height:100%;width:{pct:.1f}%;background:{color};transition:width .5s"></div></div>'
+        f'<div style="height:100%;width:{pct:.1f}%;background:{color}"></div></div>'
         f'<div style="font-size:0.9em;margin-top:4px">{caption}</div></div>'
     )
 
@@ -294,16 +294,22 @@ def poll(seen: dict | None, overlay: list[str] | None, model: str | None) -> tup
     runs_changed = seen.get("runs") != signature
     skip = gr.skip()
     outputs = [skip] * 8
+    # The step chart moves with every event; the two epoch charts only when an epoch completes.
+    # Redrawing only what changed keeps the page (and a browser on this machine) off the CPU the run trains on.
+    epochs = [s.run_id, len(s.epochs_history)]
     if job_changed:
         outputs[0:2] = [progress_html(s), s.message]
         if seen.get("version") != s.version:
-            outputs[2:5] = curve_figures(overlay)
+            runs = _series(overlay, s)
+            outputs[2] = charts.step_loss_figure(runs)
+            if seen.get("epochs") != epochs:
+                outputs[3:5] = charts.epoch_loss_figure(runs), charts.epoch_accuracy_figure(runs)
     if runs_changed:
         names = [name for name, *_ in signature]
         outputs[5] = gr.Dropdown(choices=names, value=model if model in names else (names[0] if names else None))
         outputs[6] = gr.Dropdown(choices=names)
         outputs[7] = REGISTRY.dataframe()
-    seen.update(version=s.version, elapsed=int(s.elapsed), runs=signature)
+    seen.update(version=s.version, elapsed=int(s.elapsed), runs=signature, epochs=epochs)
     return (*outputs, seen)
 
 

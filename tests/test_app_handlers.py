@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 from pathlib import Path
@@ -15,7 +16,7 @@ from PIL import Image, ImageDraw
 from mnist_core import charts
 from mnist_core.checkpoint import save_checkpoint
 from mnist_core.config import TrainConfig, fields
-from mnist_core.jobs import Caps, InThread, JobBusyError, JobError, JobManager
+from mnist_core.jobs import Caps, InThread, JobBusyError, JobError, JobManager, JobState
 from mnist_core.models import build_model
 from mnist_core.runs import DEFAULT_NAME, RunRegistry, UnknownRunError
 
@@ -331,6 +332,29 @@ def test_start_stop_status_and_poll(app, ckpt_dir):
     assert list(table["name"]) == [DEFAULT_NAME, status["run"]]
     again = app.poll(seen, [], DEFAULT_NAME)
     assert all(o == gr.skip() for o in again[:-1])  # nothing changed: nothing sent
+
+
+def test_poll_redraws_the_epoch_charts_only_when_an_epoch_completes(app, monkeypatch):
+    state = JobState(run_id=1, version=1, status="running", epochs=2, name="cnn-live")
+    state.steps_history.append({"step": 10, "epoch": 0.1, "loss": 2.0})
+
+    class Jobs:  # the live run as the poller sees it, changed by hand between ticks
+        def snapshot(self) -> JobState:
+            return copy.deepcopy(state)
+
+    monkeypatch.setattr(app, "JOBS", Jobs())
+    first = app.poll({}, [], DEFAULT_NAME)
+    assert len(first[2].data) == 1 and first[3] != gr.skip() and first[4] != gr.skip()
+    state.version += 1
+    state.steps_history.append({"step": 20, "epoch": 0.2, "loss": 1.5})
+    second = app.poll(first[-1], [], DEFAULT_NAME)
+    assert list(second[2].data[0].y) == [2.0, 1.5]  # the step chart moves...
+    assert second[3] == gr.skip() and second[4] == gr.skip()  # ...the epoch charts are not resent
+    state.version += 1
+    state.epoch = 1
+    state.epochs_history.append({"epoch": 1, "train_loss": 1.2, "train_acc": 0.6, "val_loss": 1.1, "val_acc": 0.7})
+    third = app.poll(second[-1], [], DEFAULT_NAME)
+    assert len(third[3].data) == 2 and list(third[4].data[1].y) == [0.7]  # train and validation, drawn anew
 
 
 def test_evaluate_handler(app, trained):
