@@ -581,6 +581,25 @@ def _warm_up() -> None:
         log.warning("warm-up skipped: %s", exc)
 
 
+# Gradio's queue looks for work every 1 ms when idle (and for progress every 10 ms): ~900 wake-ups a
+# second, 6% of a core with nobody on the page, each one pre-empting a training thread on a small
+# machine. 10 ms / 50 ms cut that to ~130 wake-ups and 2% (benchmarks/RESULTS.md) and add at most
+# 10 ms before an event starts. Private attributes: if a Gradio release renames them, this is a no-op
+# (and tests/test_app_handlers.py says so).
+QUEUE_IDLE_POLL_SECONDS = 0.01
+QUEUE_PROGRESS_POLL_SECONDS = 0.05
+
+
+def configure_queue(demo: gr.Blocks) -> gr.Blocks:
+    """The app's queue: bounded, one event per function at a time, and a calm idle loop."""
+    demo.queue(max_size=64, default_concurrency_limit=1)
+    queue = getattr(demo, "_queue", None)
+    if hasattr(queue, "sleep_when_free") and hasattr(queue, "progress_update_sleep_when_free"):
+        queue.sleep_when_free = QUEUE_IDLE_POLL_SECONDS
+        queue.progress_update_sleep_when_free = QUEUE_PROGRESS_POLL_SECONDS
+    return demo
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse --host/--port/--share and serve the app."""
     parser = argparse.ArgumentParser(description="MNIST digit recognition demo (Gradio)")
@@ -589,8 +608,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--share", action="store_true", help="create a public gradio.live link (needs internet)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    demo = build_demo()
-    demo.queue(max_size=64, default_concurrency_limit=1)
+    demo = configure_queue(build_demo())
     threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
     demo.launch(
         server_name=args.host,

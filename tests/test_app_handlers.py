@@ -414,3 +414,11 @@ def test_demo_builds_with_the_api_names(app):
     demo = app.build_demo()
     names = {dep.get("api_name") for dep in demo.config["dependencies"] if dep.get("api_visibility") == "public"}
     assert {"predict", "train", "stop", "status", "evaluate", "runs"} <= names
+
+
+def test_the_queue_polls_calmly_when_idle(app):
+    """Gradio's own idle loop wakes every 1 ms; the app slows it down (see app.configure_queue)."""
+    demo = app.configure_queue(app.build_demo())
+    assert demo._queue.sleep_when_free == app.QUEUE_IDLE_POLL_SECONDS, "Gradio renamed its queue's idle poll"
+    assert demo._queue.progress_update_sleep_when_free == app.QUEUE_PROGRESS_POLL_SECONDS
+    assert demo._queue.max_size == 64
