@@ -2,9 +2,10 @@
 
 `JobManager.start(cfg)` returns at once; a background thread hands the run to a runner and folds
 its progress events into a `JobState` that the page polls with `snapshot()` for the status,
-progress and curves. The default runner trains in a child process (`train_process.py`: a thread of
-the server trains much slower); `InThread` trains in the server's own thread, for tests that
-inject faults with monkeypatch and for platforms without the child. A second start while one runs is refused with the run's progress.
+progress and curves. A second start while one runs is refused with the run's progress. The default
+runner trains in a child process (`train_process.py`: a thread of the server trains much slower);
+`InThread` trains in the server's own thread, for tests that inject faults with monkeypatch and for
+platforms without the child.
 Caps for public deployments come from the environment and are enforced here, on the server:
 
 - MNIST_TRAINING_DISABLED=1: training is off.
@@ -314,15 +315,16 @@ class JobManager:
                 log.exception("training run %s failed", path.name)
             kind = getattr(exc, "kind", type(exc).__name__)  # RunFailed carries the child's exception type
             with self._lock:
-                kept = f" Epoch {self._state.epoch} was saved as {path.stem}." if self._state.epoch else ""
-                self._update(
-                    status="failed", error=f"{kind}: {exc}", message=f"Run failed: {str(exc).rstrip('.')}.{kept}"
-                )
+                if self._state.run_id == run_id and self._state.active:  # not a run that has already ended
+                    kept = f" Epoch {self._state.epoch} was saved as {path.stem}." if self._state.epoch else ""
+                    message = f"Run failed: {str(exc).rstrip('.')}.{kept}"
+                    self._update(status="failed", error=f"{kind}: {exc}", message=message)
         finally:
             with self._lock:
-                if self._state.active:  # ended without an 'end' event
-                    self._update(status="failed", message="Run ended unexpectedly.", error="no end event")
-                self._state.elapsed = time.monotonic() - self._started_at
+                if self._state.run_id == run_id:  # a next run may already have started: leave it alone
+                    if self._state.active:  # ended without an 'end' event
+                        self._update(status="failed", message="Run ended unexpectedly.", error="no end event")
+                    self._state.elapsed = time.monotonic() - self._started_at
 
     def _record(self, event) -> None:
         """Fold one TrainEvent into the state (lock held)."""

@@ -112,6 +112,34 @@ def test_a_second_start_is_refused_while_a_run_is_in_progress(mnist, tmp_path):
     assert jobs.snapshot().status == "done"
 
 
+def test_a_run_whose_runner_returns_late_leaves_the_next_run_alone(mnist, tmp_path):
+    """The training process reports 'finished' just after the run's last event: a next run may start in between."""
+
+    class LateRunner(InThread):
+        def __init__(self) -> None:
+            super().__init__(lambda: mnist)
+            self.release = threading.Event()
+            self.calls = 0
+
+        def run(self, *args) -> None:
+            self.calls += 1
+            super().run(*args)
+            if self.calls == 1:
+                self.release.wait(60)  # the first run's thread lingers after its 'end' event
+
+    runner = LateRunner()
+    jobs = JobManager(caps=Caps(), directory=lambda: tmp_path, runner=runner)
+    jobs.start(TrainConfig(**TINY))
+    assert jobs.wait_for(lambda s: s.status == "done", 300)
+    first_thread = jobs._thread
+    second = jobs.start(TrainConfig(**{**TINY, "seed": 1}))
+    runner.release.set()
+    first_thread.join(60)
+    assert jobs.snapshot().run_id == second.run_id and jobs.snapshot().status != "failed"
+    wait_done(jobs)
+    assert jobs.snapshot().status == "done"
+
+
 def test_errors_in_the_thread_are_reported_not_lost(tmp_path):
     def broken_loader():
         raise OSError("disk on fire")
