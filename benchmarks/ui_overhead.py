@@ -1,7 +1,8 @@
-"""Cost of the live UI on training speed: the same default run through the app (optionally with a
-browser on the Curves tab, refreshing every second) against the engine alone in this process.
+"""Cost of the live UI on training speed: the same default runs through the app (optionally with a
+browser on the Curves tab, refreshing every second) against the engine in this process, with no
+server running and beside the idle app. Results and method: benchmarks/RESULTS.md, last section.
 
-    python benchmarks/ui_overhead.py --seeds 5 [--browser]
+    python benchmarks/ui_overhead.py --seeds 7 [--browser] [--epochs N]
 """
 
 from __future__ import annotations
