@@ -9,13 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -25,7 +20,7 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-from benchmarks.load_test import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from benchmarks.load_test import CHROMIUM, CHROMIUM_ARGS, AppServer  # noqa: E402
 
 if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
@@ -43,63 +38,21 @@ SEVEN = [(-0.3, -0.35), (0.3, -0.35), (-0.05, 0.4)]
 ONE = [(0.02, -0.38), (0.0, 0.38)]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`python app.py` on a free port with an empty checkpoint folder; yields the URL."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "MNIST_CHECKPOINT_DIR": str(tmp_path_factory.mktemp("runs")),
-        "PYTHONUNBUFFERED": "1",
-        "GRADIO_ANALYTICS_ENABLED": "False",
-    }
-    for cap in ("MNIST_TRAINING_DISABLED", "MNIST_MAX_EPOCHS", "MNIST_MAX_TRAIN_SECONDS"):
-        env.pop(cap, None)
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, str(REPO / "app.py"), "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: queue.Queue[str | None] = queue.Queue()
-    log: list[str] = []
-
-    def pump() -> None:
-        for line in proc.stdout:
-            log.append(line)
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    url = f"http://127.0.0.1:{port}/"
+    app = AppServer(checkpoints=tmp_path_factory.mktemp("runs"))
     try:
-        while True:  # block on the server's own output until it says it is serving
-            line = lines.get(timeout=120)
-            if line is None:
-                pytest.fail("the app exited before serving:\n" + "".join(log))
-            if "Running on local URL" in line:
-                break
-        with urllib.request.urlopen(url, timeout=30) as response:
+        app.start()
+        with urllib.request.urlopen(app.url, timeout=30) as response:
             assert response.status == 200
         TIMINGS["startup_to_first_page_s"] = round(time.perf_counter() - started, 2)
-        yield url
+        yield app.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        app.stop()
         ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / "app-server.log").write_text("".join(log))
+        (ARTIFACTS / "app-server.log").write_text(app.output())
         (ARTIFACTS / "timings.json").write_text(json.dumps(TIMINGS, indent=2))
 
 
