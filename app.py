@@ -29,7 +29,7 @@ from mnist_core.config import TrainConfig, describe_range, field_type, fields  #
 from mnist_core.jobs import JobError, JobManager, JobState  # noqa: E402
 from mnist_core.predict import Prediction  # noqa: E402
 from mnist_core.preprocess import ImageError  # noqa: E402
-from mnist_core.runs import RunRegistry  # noqa: E402
+from mnist_core.runs import Listing, RunRegistry  # noqa: E402
 
 log = logging.getLogger("mnist_app")
 
@@ -262,11 +262,11 @@ def progress_html(s: JobState) -> str:
 
 
 # ----------------------------------------------------------------------------------- Curves
-def _series(overlay: list[str] | None, live: JobState | None) -> list[charts.Series]:
+def _series(overlay: list[str] | None, live: JobState | None, listing: Listing | None = None) -> list[charts.Series]:
     runs: list[charts.Series] = []
     if live is not None and live.run_id:
         runs.append(charts.Series(f"{live.name} (this server's latest run)", live.steps_history, live.epochs_history))
-    listing = REGISTRY.listing()
+    listing = listing if listing is not None else REGISTRY.listing()
     for name in overlay or []:
         info = listing.get(name)
         if info is None or (live is not None and live.run_id and info.name == live.name):
@@ -281,15 +281,16 @@ def curve_figures(overlay: list[str] | None) -> tuple:
     return charts.step_loss_figure(runs), charts.epoch_loss_figure(runs), charts.epoch_accuracy_figure(runs)
 
 
-def _listing_signature() -> tuple:
-    return tuple((run.name, run.status, run.metrics.get("epochs_completed")) for run in REGISTRY.listing().runs)
+def _listing_signature(listing: Listing) -> tuple:
+    return tuple((run.name, run.status, run.metrics.get("epochs_completed")) for run in listing.runs)
 
 
 def poll(seen: dict | None, overlay: list[str] | None, model: str | None) -> tuple:
     """Timer tick: refresh what changed since this browser's last tick (else skip every output)."""
     seen = dict(seen or {})
     s = JOBS.snapshot()
-    signature = _listing_signature()
+    listing = REGISTRY.listing()
+    signature = _listing_signature(listing)
     job_changed = seen.get("version") != s.version or (s.active and seen.get("elapsed") != int(s.elapsed))
     runs_changed = seen.get("runs") != signature
     skip = gr.skip()
@@ -300,7 +301,7 @@ def poll(seen: dict | None, overlay: list[str] | None, model: str | None) -> tup
     if job_changed:
         outputs[0:2] = [progress_html(s), s.message]
         if seen.get("version") != s.version:
-            runs = _series(overlay, s)
+            runs = _series(overlay, s, listing)
             outputs[2] = charts.step_loss_figure(runs)
             if seen.get("epochs") != epochs:
                 outputs[3:5] = charts.epoch_loss_figure(runs), charts.epoch_accuracy_figure(runs)
@@ -308,7 +309,7 @@ def poll(seen: dict | None, overlay: list[str] | None, model: str | None) -> tup
         names = [name for name, *_ in signature]
         outputs[5] = gr.Dropdown(choices=names, value=model if model in names else (names[0] if names else None))
         outputs[6] = gr.Dropdown(choices=names)
-        outputs[7] = REGISTRY.dataframe()
+        outputs[7] = listing.dataframe()
     seen.update(version=s.version, elapsed=int(s.elapsed), runs=signature, epochs=epochs)
     return (*outputs, seen)
 
@@ -357,7 +358,7 @@ def runs_table() -> tuple:
     problems = "".join(f"\n- `{name}`: {reason}" for name, reason in listing.problems)
     # The folder is not named: its server path is no business of a visitor of a public Space.
     note = f"Unreadable files in the checkpoint folder (ignored):{problems}" if problems else ""
-    return REGISTRY.dataframe(), note
+    return listing.dataframe(), note
 
 
 def choose_run(evt: gr.SelectData) -> tuple:

@@ -128,6 +128,10 @@ class Listing:
         """The run called `name`, or None."""
         return next((run for run in self.runs if run.name == name), None)
 
+    def dataframe(self) -> pd.DataFrame:
+        """All runs as a table: key hyperparameters, final metrics, duration, device, creation time."""
+        return pd.DataFrame([run.row() for run in self.runs], columns=RUN_COLUMNS)
+
 
 def _file_key(path: Path) -> tuple[str, int, int] | None:
     try:
@@ -221,62 +225,57 @@ class RunRegistry:
 
     def resolve(self, name: str | None) -> Path:
         """The path of the run called `name`, looked up ONLY in the server-built listing."""
+        return self.info(name).path
+
+    def info(self, name: str | None) -> RunInfo:
+        """The run called `name` in a fresh listing (None or "": the first, i.e. the bundled default)."""
         listing = self.listing()
         if not listing.runs:
             raise UnknownRunError("no trained model is available yet: train one in the Train tab")
         if name is None or name == "":
-            return listing.runs[0].path
+            return listing.runs[0]
         run = listing.get(str(name))
         if run is None:
             shown = str(name)[:80]
             raise UnknownRunError(f"unknown model {shown!r}: choose one of {', '.join(listing.names)}")
-        return run.path
-
-    def info(self, name: str | None) -> RunInfo:
-        """The RunInfo of a listed run (same lookup rules as `resolve`)."""
-        path = self.resolve(name)
-        listing = self.listing()
-        return next(run for run in listing.runs if run.path == path)
+        return run
 
     def dataframe(self) -> pd.DataFrame:
-        """All runs as a table: key hyperparameters, final metrics, duration, device, creation time."""
-        rows = [run.row() for run in self.listing().runs]
-        return pd.DataFrame(rows, columns=RUN_COLUMNS)
+        """All runs as a table (see `Listing.dataframe`)."""
+        return self.listing().dataframe()
 
     def predictor(self, name: str | None) -> Predictor:
         """A loaded Predictor for the run (LRU-cached; reloaded when the file changes)."""
         from .predict import Predictor
 
         path = self.resolve(name)
-        key = _file_key(path)
-        with self._lock:
-            if key in self._predictors:
-                self._predictors.move_to_end(key)
-                return self._predictors[key]
-        predictor = Predictor.from_checkpoint(path)
-        with self._lock:
-            self._predictors[key] = predictor
-            while len(self._predictors) > self._max_predictors:
-                self._predictors.popitem(last=False)
-        return predictor
+        return self._cached(self._predictors, _file_key(path), lambda: Predictor.from_checkpoint(path))
 
     def evaluation(self, name: str | None, data: MNISTTensors | None = None) -> EvalResult:
-        """EvalResult of the run on the 10,000 test images (cached per file version)."""
+        """EvalResult of the run on the 10,000 test images (LRU-cached per file version)."""
         from .data import load_mnist_cached
         from .evaluate import evaluate
 
         predictor = self.predictor(name)
-        key = _file_key(predictor.path)
+
+        def run() -> EvalResult:
+            test = data or load_mnist_cached()
+            return evaluate(predictor.model, test.test_images, test.test_labels)
+
+        return self._cached(self._evaluations, _file_key(predictor.path), run)
+
+    def _cached(self, cache: OrderedDict, key: Any, make: Any) -> Any:
+        """cache[key], else make() stored under key; the least recently used entries beyond the limit go."""
         with self._lock:
-            if key in self._evaluations:
-                return self._evaluations[key]
-        data = data or load_mnist_cached()
-        result = evaluate(predictor.model, data.test_images, data.test_labels)
+            if key in cache:
+                cache.move_to_end(key)
+                return cache[key]
+        value = make()  # outside the lock: loading or evaluating must not hold up other requests
         with self._lock:
-            self._evaluations[key] = result
-            while len(self._evaluations) > self._max_predictors:
-                self._evaluations.popitem(last=False)
-        return result
+            cache[key] = value
+            while len(cache) > self._max_predictors:
+                cache.popitem(last=False)
+        return value
 
 
 def _mtime(path: Path) -> float:
