@@ -21,7 +21,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 # request like "100000,100000" (10^10 weights) from exhausting memory.
 MAX_HIDDEN_LAYERS = 4
 HIDDEN_SIZE_RANGE = (1, 4096)
-MAX_TRAIN_SIZE = 60_000
+MAX_TRAIN_SIZE = 60_000  # MNIST's training images
 
 
 def _param(default: Any, help: str, **spec: Any) -> Any:
@@ -76,6 +76,9 @@ class TrainConfig:
             _check_field(f, getattr(self, f.name))
         if self.nesterov and not (self.optimizer == "sgd" and self.momentum > 0):
             raise ValueError("nesterov: needs optimizer 'sgd' with momentum > 0")
+        images = min(self.train_size or MAX_TRAIN_SIZE, MAX_TRAIN_SIZE - self.val_size)  # what MNIST leaves
+        if self.batch_size > images:
+            raise ValueError(f"batch_size: {self.batch_size} is larger than the training set ({images} images)")
         return self
 
     @property

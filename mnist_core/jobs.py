@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .checkpoint import CheckpointWriteError, check_writable, checkpoint_dir
-from .config import MAX_TRAIN_SIZE, TrainConfig
+from .config import TrainConfig
 from .device import resolve_device
 from .train_process import RunFailed, TrainingProcess
 
@@ -85,13 +85,6 @@ def _positive(env: Mapping[str, str], name: str, kind: type) -> Any:
         log.warning("ignoring %s=%r: not a number", name, raw)
         return None
     return value if value > 0 else None
-
-
-def _check_batch_fits(cfg: TrainConfig) -> None:
-    """Refuse a batch larger than the training images MNIST leaves for this config (train() checks again)."""
-    images = min(cfg.train_size or MAX_TRAIN_SIZE, MAX_TRAIN_SIZE - cfg.val_size)
-    if cfg.batch_size > images:
-        raise ValueError(f"batch_size: {cfg.batch_size} is larger than the training set ({images} images)")
 
 
 class InThread:
@@ -186,7 +179,6 @@ class JobManager:
         cfg.validate()
         self.caps.check(cfg)
         resolve_device(cfg.device)  # fail now, not in the thread, if the device is absent
-        _check_batch_fits(cfg)  # fail now, not after "Started run" and loading MNIST
         try:  # fail now, not after a whole epoch, if the run could never be saved (read-only folder)
             check_writable(self._directory())
         except CheckpointWriteError as exc:

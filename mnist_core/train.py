@@ -115,7 +115,7 @@ def train(
         data.train_images, data.train_labels, cfg.val_size, cfg.seed, cfg.train_size
     )
     n = len(train_x)
-    if cfg.batch_size > n:
+    if cfg.batch_size > n:  # validate() checked against MNIST; `data` may be a smaller set
         raise ValueError(f"batch_size: {cfg.batch_size} is larger than the training set ({n} images)")
     # The whole set lives on the device as uint8; a step only indexes it.
     train_x, train_y = train_x.to(device), train_y.to(device)

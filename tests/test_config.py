@@ -44,6 +44,14 @@ def test_range_is_in_the_message():
         TrainConfig.from_dict({"batch_size": 0})
 
 
+def test_a_batch_larger_than_what_mnist_leaves_is_refused():
+    with pytest.raises(ValueError, match=r"batch_size: 256 is larger than the training set \(100 images\)"):
+        TrainConfig(train_size=100, batch_size=256).validate()
+    with pytest.raises(ValueError, match=r"batch_size: 8192 is larger than the training set \(5000 images\)"):
+        TrainConfig(val_size=0, train_size=5000, batch_size=8192).validate()
+    TrainConfig(train_size=256, batch_size=256).validate()  # exactly one batch is fine
+
+
 def test_loose_values_are_coerced():
     cfg = TrainConfig.from_dict({"epochs": "3", "lr": "0.01", "batch_norm": "false", "hidden_sizes": [64, 32]})
     assert (cfg.epochs, cfg.lr, cfg.batch_norm, cfg.hidden) == (3, 0.01, False, (64, 32))
