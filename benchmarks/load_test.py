@@ -177,7 +177,7 @@ class ClientLog:
 
 
 def _client_loop(
-    n: int, url: str, images: list[tuple[Path, int]], start: threading.Barrier, end: list[float]
+    n: int, url: str, images: list[tuple[Path, int]], start: threading.Barrier, end: list[float], model: str | None
 ) -> ClientLog:
     from gradio_client import Client, handle_file
 
@@ -190,7 +190,7 @@ def _client_loop(
         i += 1
         began = time.perf_counter()
         try:
-            top, _probs, _seen, _text = client.predict(handle_file(str(path)), None, api_name="/predict")
+            top, _probs, _seen, _text = client.predict(handle_file(str(path)), model, api_name="/predict")
         except Exception as exc:  # noqa: BLE001 - every failure counts, whatever it is
             log.errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
             continue
@@ -216,8 +216,13 @@ def run_load(
     training: Mapping[str, Any] | None = DEFAULT_TRAINING,
     train_timeout: float = 900,
     images: list[tuple[Path, int]] | None = None,
+    model: str | None = None,
 ) -> dict:
-    """Drive `url` with `clients` predicting clients for `seconds` while `training` runs; return the figures."""
+    """Drive `url` with `clients` predicting clients for `seconds` while `training` runs; return the figures.
+
+    `images` are (file, true label) pairs (default: 10 MNIST test digits as 280x280 PNGs); `model`
+    is the run name the clients ask for (default: the app's).
+    """
     from gradio_client import Client
 
     with tempfile.TemporaryDirectory(prefix="mnist-load-") as tmp:
@@ -229,7 +234,7 @@ def run_load(
 
         def worker(n: int) -> None:
             try:
-                logs[n] = _client_loop(n, url, images, barrier, end)
+                logs[n] = _client_loop(n, url, images, barrier, end, model)
             except Exception as exc:  # noqa: BLE001 - a client that could not even connect
                 logs[n].errors.append(f"client setup: {type(exc).__name__}: {exc}")
                 barrier.abort()

@@ -2,7 +2,7 @@
 and (optionally) requests per second through a running app with concurrent gradio_client clients.
 
     python benchmarks/predict_latency.py                      # bundled model, CPU
-    python benchmarks/predict_latency.py --app-url http://127.0.0.1:7860 --clients 4
+    python benchmarks/predict_latency.py --app-url http://127.0.0.1:7860 --clients 4 --seconds 30
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mnist_core.checkpoint import BUNDLED_DEFAULT, LoadedModel  # noqa: E402
 from mnist_core.config import TrainConfig  # noqa: E402
@@ -29,6 +29,7 @@ from mnist_core.data import load_mnist  # noqa: E402
 from mnist_core.evaluate import evaluate  # noqa: E402
 from mnist_core.models import build_model  # noqa: E402
 from mnist_core.predict import DEFAULT_RECIPE, Predictor  # noqa: E402
+from mnist_core.sketchset import make_sketch  # noqa: E402
 
 CANVAS = 800
 
@@ -40,28 +41,13 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
 
 
 def sketch_800(digit: np.ndarray, seed: int) -> np.ndarray:
-    """An 800x800 RGBA drawing of `digit`: black ink whose coverage is the alpha, as the Sketchpad sends.
-
-    Uses mnist_core.sketchset.make_sketch when present (its transparent style, padded to 800x800),
-    else a plain bicubic upscale of the digit into the alpha channel.
-    """
-    try:
-        from mnist_core.sketchset import make_sketch
-    except ImportError:
-        make_sketch = None
-    if make_sketch is not None:
-        rng = np.random.default_rng(seed)
-        for _ in range(100):
-            sketch = make_sketch(digit, rng)
-            if sketch.ndim == 3 and sketch.shape[2] == 4:
-                canvas = np.zeros((CANVAS, CANVAS, 4), dtype=np.uint8)
-                h, w = sketch.shape[:2]
-                top, left = (CANVAS - h) // 2, (CANVAS - w) // 2
-                canvas[top : top + h, left : left + w] = sketch
-                return canvas
-    alpha = np.asarray(Image.fromarray(digit).resize((480, 480), Image.Resampling.BICUBIC))
+    """An 800x800 RGBA drawing of `digit`: black ink whose coverage is the alpha, as the Sketchpad sends
+    (mnist_core.sketchset's transparent style, centred on the 800x800 canvas)."""
+    sketch = make_sketch(digit, np.random.default_rng(seed), style="transparent")
     canvas = np.zeros((CANVAS, CANVAS, 4), dtype=np.uint8)
-    canvas[160:640, 160:640, 3] = alpha
+    h, w = sketch.shape[:2]
+    top, left = (CANVAS - h) // 2, (CANVAS - w) // 2
+    canvas[top : top + h, left : left + w] = sketch
     return canvas
 
 
@@ -84,53 +70,20 @@ def load_predictor(checkpoint: str | None, model: str | None) -> Predictor:
     return Predictor.from_checkpoint(checkpoint or BUNDLED_DEFAULT)
 
 
-def app_throughput(url: str, images: list[np.ndarray], clients: int, requests: int, model: str | None) -> dict:
-    """Requests per second through the app's `predict` API with `clients` concurrent gradio_client clients."""
-    from gradio_client import Client, handle_file
+def app_throughput(
+    url: str, sketches: list[np.ndarray], labels, clients: int, seconds: float, model: str | None
+) -> dict:
+    """Requests per second through the app's `predict` API: load_test.run_load's clients, uploading
+    the first 20 sketches as PNGs, with no training run."""
+    from load_test import run_load
 
     with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for i, image in enumerate(images[:20]):
-            path = os.path.join(tmp, f"sketch{i}.png")
-            Image.fromarray(image, "RGBA").save(path)
-            paths.append(path)
-        per_client = max(1, requests // clients)
-        latencies: list[float] = []
-        errors: list[str] = []
-        lock = threading.Lock()
-        ready = threading.Barrier(clients + 1)
-
-        def worker(k: int) -> None:
-            client = Client(url, verbose=False)
-            args = [] if model is None else [model]
-            ready.wait()
-            for j in range(per_client):
-                start = time.perf_counter()
-                try:
-                    client.predict(handle_file(paths[(k + j) % len(paths)]), *args, api_name="/predict")
-                except Exception as exc:  # noqa: BLE001 - count and report, do not stop the benchmark
-                    with lock:
-                        errors.append(f"{type(exc).__name__}: {exc}"[:200])
-                    continue
-                with lock:
-                    latencies.append(time.perf_counter() - start)
-
-        threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
-        for t in threads:
-            t.start()
-        ready.wait()
-        start = time.perf_counter()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - start
-    return {
-        "clients": clients,
-        "requests": len(latencies),
-        "errors": len(errors),
-        "first_error": errors[0] if errors else None,
-        "requests_per_s": len(latencies) / wall,
-        **percentiles(latencies or [float("nan")]),
-    }
+        images = []
+        for i, (sketch, label) in enumerate(zip(sketches[:20], labels)):
+            path = Path(tmp) / f"sketch{i}.png"
+            Image.fromarray(sketch, "RGBA").save(path)
+            images.append((path, int(label)))
+        return run_load(url, clients, seconds, training=None, images=images, model=model)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--app-url", default=None, help="running app to load-test, e.g. http://127.0.0.1:7860")
     parser.add_argument("--app-model", default=None, help="model name to send to the app (default: the app's)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent gradio_client clients")
-    parser.add_argument("--requests", type=int, default=200, help="requests in all through the app")
+    parser.add_argument("--seconds", type=float, default=30, help="how long the app's clients run (default 30)")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
 
@@ -194,14 +147,16 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     if args.app_url:
-        r = app_throughput(args.app_url, sketches, args.clients, args.requests, args.app_model)
+        r = app_throughput(args.app_url, sketches, data.test_labels, args.clients, args.seconds, args.app_model)
         results["app"] = r
+        lat = r["latency_s"]
         print(
-            f"app {args.app_url}: {r['requests_per_s']:.1f} requests/s with {r['clients']} clients  "
-            f"p50 {r['p50_ms']:.0f} ms  p99 {r['p99_ms']:.0f} ms  ({r['requests']} ok, {r['errors']} errors)"
+            f"app {args.app_url}: {r['requests_per_s']} requests/s with {r['clients']} clients  "
+            f"p50 {lat['p50']} s  p99 {lat['p99']} s  ({r['requests']} ok, {r['errors']} errors, "
+            f"{r['wrong_digits']} wrong digits)"
         )
-        if r["first_error"]:
-            print(f"  first error: {r['first_error']}")
+        if r["error_samples"]:
+            print(f"  first error: {r['error_samples'][0]}")
     else:
         print("app throughput: skipped (give --app-url to measure it)")
     results["load_after"] = os.getloadavg()[0]

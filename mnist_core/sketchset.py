@@ -21,10 +21,16 @@ JPEG_QUALITY = (30, 70)  # inclusive
 PAPER_GREY = (150.0, 210.0)
 
 
-def make_sketch(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Render one MNIST digit (28x28, white on black) as a browser drawing or a paper photo; uint8 array."""
+def make_sketch(digit: np.ndarray, rng: np.random.Generator, style: str | None = None) -> np.ndarray:
+    """Render one MNIST digit (28x28, white on black) as a browser drawing or a paper photo; uint8 array.
+
+    `style` is one of STYLES, else drawn at random.
+    """
     ink = _as_ink(digit)
-    style = STYLES[int(rng.integers(len(STYLES)))]
+    if style is None:
+        style = STYLES[int(rng.integers(len(STYLES)))]
+    elif style not in STYLES:
+        raise ValueError(f"style must be one of {', '.join(STYLES)}, not {style!r}")
     side = int(rng.integers(CANVAS_RANGE[0], CANVAS_RANGE[1] + 1))
     size = round(side * rng.uniform(*DIGIT_FRACTION))
     top, left = (int(v) for v in rng.integers(0, side - size + 1, size=2))

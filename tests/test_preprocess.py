@@ -419,6 +419,15 @@ def test_sketches_read_back_as_their_digit():
     assert styles == {"transparent", "white", "grey paper"}
 
 
+def test_a_sketch_style_can_be_asked_for():
+    rng = np.random.default_rng(0)
+    digit = mnist_like(SEVEN)
+    assert {sketch_style(make_sketch(digit, rng, style="transparent")) for _ in range(4)} == {"transparent"}
+    assert sketch_style(make_sketch(digit, rng, style="grey_paper")) == "grey paper"
+    with pytest.raises(ValueError, match="style must be one of transparent, jpeg_white, grey_paper"):
+        make_sketch(digit, rng, style="pencil")
+
+
 def test_sketch_set_is_deterministic():
     images = np.stack([mnist_like(FOUR), mnist_like(SEVEN)] * 3)
     labels = np.array([4, 7] * 3)
