@@ -27,7 +27,7 @@ import torch
 from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw
 
-from benchmarks.load_test import AppServer
+from benchmarks.load_test import CHROMIUM, CHROMIUM_ARGS, AppServer
 from mnist_core.checkpoint import CheckpointWriteError, load_model, read_checkpoint, save_checkpoint
 from mnist_core.config import TrainConfig
 from mnist_core.jobs import Caps, InThread, JobBusyError, JobError, JobManager
@@ -407,9 +407,6 @@ def test_two_api_clients_starting_at_once_start_exactly_one(server):
     assert status["status"] == "done" and status["run"] in next(t for k, t in results if k == "started")
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-
 # Set on each page before the clicks: which answers its status line and error toasts ever showed
 # (the status line is soon overwritten by the progress poll, so a late look could miss it).
 WATCH_ANSWERS_JS = """() => {
@@ -436,7 +433,7 @@ def test_two_browsers_clicking_start_at_once_start_exactly_one(server):
         lambda: client.predict(api_name="/status")["status"] not in ("starting", "running", "stopping"), 300, "idle"
     )
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox"])
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             pages = [browser.new_context(viewport={"width": 1280, "height": 1000}).new_page() for _ in range(2)]
             for page in pages:

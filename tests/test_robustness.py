@@ -29,7 +29,7 @@ import torch
 from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw
 
-from benchmarks.load_test import AppServer
+from benchmarks.load_test import CHROMIUM, CHROMIUM_ARGS, AppServer
 from mnist_core.checkpoint import save_checkpoint
 from mnist_core.config import TrainConfig
 from mnist_core.jobs import Caps, InThread, JobManager
@@ -572,12 +572,11 @@ def _wait_for_end(client: Client, timeout: float) -> dict:
     ],
 )
 def test_page_upload_shows_the_message_or_the_digit(server, files, name, shown):
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
-        pytest.skip(f"{chromium} is missing (apt-get install chromium)")
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(chromium), args=["--headless", "--no-sandbox"])
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.goto(server.url)
