@@ -10,7 +10,6 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pytest
-import torch
 from PIL import Image, ImageDraw
 
 from mnist_core import charts
@@ -20,8 +19,7 @@ from mnist_core.jobs import Caps, InThread, JobBusyError, JobError, JobManager, 
 from mnist_core.models import build_model
 from mnist_core.runs import DEFAULT_NAME, RunRegistry, UnknownRunError
 
-# A tiny run: a small MLP on 2,000 images, one epoch (a few seconds on two CPU cores).
-TINY = dict(model="mlp", hidden_sizes="64", train_size=2000, val_size=500, epochs=1, batch_size=64)
+from helpers import TINY, fake_checkpoint
 
 
 def wait_done(jobs: JobManager, timeout: float = 300) -> None:
@@ -44,13 +42,6 @@ def trained(mnist, tmp_path_factory) -> tuple[Path, JobManager]:
     jobs.start(TrainConfig(**TINY))
     wait_done(jobs)
     return folder, jobs
-
-
-def fake_checkpoint(path: Path, **config) -> Path:
-    cfg = TrainConfig(**{**TINY, **config})
-    torch.manual_seed(0)
-    history = {"steps": [{"step": 1, "epoch": 0.5, "loss": 2.0}], "epochs": [{"epoch": 1, "train_loss": 1.0}]}
-    return save_checkpoint(path, build_model(cfg), cfg, history, {"epochs_completed": 1, "train_seconds": 1.0})
 
 
 def drawing(strokes, size: int = 336, pen: int = 24) -> np.ndarray:
@@ -222,9 +213,9 @@ def test_registry_without_any_model_says_so(ckpt_dir):
 
 
 def test_registry_rereads_a_rewritten_checkpoint(ckpt_dir):
-    path = fake_checkpoint(ckpt_dir / "run.pt")
+    path = fake_checkpoint(ckpt_dir / "run.pt", metrics={"epochs_completed": 1, "train_seconds": 1.0})
     registry = RunRegistry(bundled=None)
-    assert registry.info("run").status == "partial"
+    assert registry.info("run").status == "partial"  # no test accuracy yet
     cfg = TrainConfig(**TINY)
     save_checkpoint(path, build_model(cfg), cfg, {"steps": [], "epochs": []}, {"test_accuracy": 0.9}, stopped=True)
     assert registry.info("run").status == "stopped"

@@ -34,8 +34,9 @@ from mnist_core.jobs import Caps, InThread, JobBusyError, JobError, JobManager
 from mnist_core.models import build_model
 from mnist_core.runs import DEFAULT_NAME, RunRegistry
 
+from helpers import TINY, fake_checkpoint
+
 REPO = Path(__file__).resolve().parent.parent
-TINY = dict(model="mlp", hidden_sizes="64", train_size=2000, val_size=500, epochs=1, batch_size=64)
 
 
 def wait_for(condition, timeout: float, what: str, interval: float = 0.005):
@@ -47,14 +48,6 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.005):
             return value
         assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
         time.sleep(interval)
-
-
-def fake_checkpoint(path: Path, **config) -> Path:
-    cfg = TrainConfig(**{**TINY, **config})
-    torch.manual_seed(0)
-    history = {"steps": [], "epochs": [{"epoch": 1, "train_loss": 1.0}]}
-    metrics = {"epochs_completed": 1, "train_seconds": 1.0, "test_accuracy": 0.9, "test_loss": 0.3}
-    return save_checkpoint(path, build_model(cfg), cfg, history, metrics)
 
 
 def hidden_files(folder: Path) -> list[str]:

@@ -10,14 +10,14 @@ import pytest
 
 from benchmarks.load_test import AppServer, run_load
 
-pytestmark = pytest.mark.slow
+from helpers import TINY
 
-TINY = dict(model="mlp", hidden_sizes="64", train_size=2000, val_size=500, epochs=2, batch_size=64)
+pytestmark = pytest.mark.slow
 
 
 def test_sixteen_clients_predict_without_errors_while_a_run_trains():
     with AppServer() as server:
-        result = run_load(server.url, clients=16, seconds=10, training=TINY, train_timeout=300)
+        result = run_load(server.url, clients=16, seconds=10, training={**TINY, "epochs": 2}, train_timeout=300)
         tracebacks = server.tracebacks()
         alive = server.alive()
     assert result["errors"] == 0, result["error_samples"]

@@ -30,14 +30,13 @@ from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw
 
 from benchmarks.load_test import CHROMIUM, CHROMIUM_ARGS, AppServer
-from mnist_core.checkpoint import save_checkpoint
 from mnist_core.config import TrainConfig
 from mnist_core.jobs import Caps, InThread, JobManager
-from mnist_core.models import build_model
 from mnist_core.runs import DEFAULT_NAME, RunRegistry
 
+from helpers import TINY, fake_checkpoint
+
 REPO = Path(__file__).resolve().parent.parent
-TINY = dict(model="mlp", hidden_sizes="64", train_size=2000, val_size=500, epochs=1, batch_size=64)
 SEVEN = [(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]
 
 
@@ -101,14 +100,6 @@ def label_of(output) -> str:
     return str(output["label"]) if isinstance(output, dict) else str(output)
 
 
-def fake_checkpoint(path: Path, **config) -> Path:
-    cfg = TrainConfig(**{**TINY, **config})
-    torch.manual_seed(0)
-    history = {"steps": [{"step": 1, "epoch": 1.0, "loss": 1.0}], "epochs": [{"epoch": 1, "train_loss": 1.0}]}
-    metrics = {"epochs_completed": 1, "train_seconds": 1.0, "test_accuracy": 0.9, "test_loss": 0.3}
-    return save_checkpoint(path, build_model(cfg), cfg, history, metrics)
-
-
 class Payload:
     """Unpickling this would create `marker`: a checkpoint must never run it."""
 
@@ -124,7 +115,7 @@ class Payload:
 def populate(folder: Path) -> dict[str, Path]:
     """A checkpoint folder with one good run and every kind of bad file beside it."""
     folder.mkdir(parents=True, exist_ok=True)
-    good = fake_checkpoint(folder / "good-run.pt")
+    good = fake_checkpoint(folder / "good-run.pt", steps=[{"step": 1, "epoch": 1.0, "loss": 1.0}])
     data = good.read_bytes()
     (folder / "truncated.pt").write_bytes(data[: len(data) // 2])
     (folder / "corrupt.pt").write_bytes(os.urandom(4096))

@@ -13,9 +13,10 @@ from mnist_core.config import TrainConfig
 from mnist_core.jobs import Caps, JobManager
 from mnist_core.train_process import TrainingProcess
 
+from helpers import TINY
+
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the training process needs POSIX (fd passing)")
 
-TINY = dict(model="mlp", hidden_sizes="64", train_size=2000, val_size=500, epochs=1, batch_size=64)
 TIMEOUT = 300
 
 
