@@ -23,13 +23,13 @@ os.environ.setdefault("MNIST_DATA_DIR", str(Path(__file__).resolve().parent / "d
 import gradio as gr  # noqa: E402
 from gradio import processing_utils  # noqa: E402
 
-from mnist_core import charts  # noqa: E402
+from mnist_core.app import charts  # noqa: E402
+from mnist_core.app.jobs import JobError, JobManager, JobState  # noqa: E402
+from mnist_core.app.registry import Listing, RunRegistry  # noqa: E402
 from mnist_core.checkpoint import CheckpointError  # noqa: E402
 from mnist_core.config import TrainConfig, describe_range, field_type, fields  # noqa: E402
-from mnist_core.jobs import JobError, JobManager, JobState  # noqa: E402
 from mnist_core.predict import Prediction  # noqa: E402
 from mnist_core.preprocess import ImageError  # noqa: E402
-from mnist_core.runs import Listing, RunRegistry  # noqa: E402
 
 log = logging.getLogger("mnist_app")
 

@@ -29,7 +29,7 @@ from mnist_core.data import load_mnist  # noqa: E402
 from mnist_core.evaluate import evaluate  # noqa: E402
 from mnist_core.models import build_model  # noqa: E402
 from mnist_core.predict import DEFAULT_RECIPE, Predictor  # noqa: E402
-from mnist_core.sketchset import make_sketch  # noqa: E402
+from tests.support.sketchset import make_sketch  # noqa: E402
 
 CANVAS = 800
 
@@ -42,7 +42,7 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
 
 def sketch_800(digit: np.ndarray, seed: int) -> np.ndarray:
     """An 800x800 RGBA drawing of `digit`: black ink whose coverage is the alpha, as the Sketchpad sends
-    (mnist_core.sketchset's transparent style, centred on the 800x800 canvas)."""
+    (tests/support/sketchset.py's transparent style, centred on the 800x800 canvas)."""
     sketch = make_sketch(digit, np.random.default_rng(seed), style="transparent")
     canvas = np.zeros((CANVAS, CANVAS, 4), dtype=np.uint8)
     h, w = sketch.shape[:2]

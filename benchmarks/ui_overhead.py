@@ -16,11 +16,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load_test import CHROMIUM, CHROMIUM_ARGS, AppServer  # noqa: E402
-
 from mnist_core.config import TrainConfig  # noqa: E402
 from mnist_core.data import load_mnist  # noqa: E402
 from mnist_core.train import train  # noqa: E402
+from tests.support.server import CHROMIUM, CHROMIUM_ARGS, AppServer  # noqa: E402
 
 
 def engine_seconds(seed: int, epochs: int, data) -> float:

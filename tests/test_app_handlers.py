@@ -12,14 +12,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mnist_core import charts
+from mnist_core.app import charts
+from mnist_core.app.jobs import Caps, InThread, JobBusyError, JobError, JobManager, JobState
+from mnist_core.app.registry import DEFAULT_NAME, RunRegistry, UnknownRunError
 from mnist_core.checkpoint import save_checkpoint
 from mnist_core.config import TrainConfig, fields
-from mnist_core.jobs import Caps, InThread, JobBusyError, JobError, JobManager, JobState
 from mnist_core.models import build_model
-from mnist_core.runs import DEFAULT_NAME, RunRegistry, UnknownRunError
-
-from helpers import TINY, fake_checkpoint
+from tests.support.fixtures import TINY, fake_checkpoint
 
 
 def wait_done(jobs: JobManager, timeout: float = 300) -> None:

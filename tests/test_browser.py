@@ -20,7 +20,7 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-from benchmarks.load_test import CHROMIUM, CHROMIUM_ARGS, AppServer  # noqa: E402
+from tests.support.server import CHROMIUM, CHROMIUM_ARGS, AppServer  # noqa: E402
 
 if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)

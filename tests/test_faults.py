@@ -27,14 +27,13 @@ import torch
 from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw
 
-from benchmarks.load_test import CHROMIUM, CHROMIUM_ARGS, AppServer
+from mnist_core.app.jobs import Caps, InThread, JobBusyError, JobError, JobManager
+from mnist_core.app.registry import DEFAULT_NAME, RunRegistry
 from mnist_core.checkpoint import CheckpointWriteError, load_model, read_checkpoint, save_checkpoint
 from mnist_core.config import TrainConfig
-from mnist_core.jobs import Caps, InThread, JobBusyError, JobError, JobManager
 from mnist_core.models import build_model
-from mnist_core.runs import DEFAULT_NAME, RunRegistry
-
-from helpers import TINY, fake_checkpoint
+from tests.support.fixtures import TINY, fake_checkpoint
+from tests.support.server import CHROMIUM, CHROMIUM_ARGS, AppServer
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.load_test import AppServer, run_load
-
-from helpers import TINY
+from benchmarks.load_test import run_load
+from tests.support.fixtures import TINY
+from tests.support.server import AppServer
 
 pytestmark = pytest.mark.slow
 

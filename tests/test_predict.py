@@ -33,7 +33,7 @@ def test_blank_inputs_give_no_digit(predictor):
 
 
 def test_sketch_like_set_reaches_97_percent(predictor, mnist):
-    from mnist_core.sketchset import make_sketch_set
+    from tests.support.sketchset import make_sketch_set
 
     n = 400
     sketches, labels = make_sketch_set(mnist.test_images[:n].numpy(), mnist.test_labels[:n].numpy(), n, seed=0)

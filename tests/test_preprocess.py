@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from mnist_core.preprocess import ImageError, to_mnist, to_mnist_batch
-from mnist_core.sketchset import make_sketch, make_sketch_set
+from tests.support.sketchset import make_sketch, make_sketch_set
 
 # A "4" (asymmetric, so flips and shifts show) as strokes in the unit square, and a "7".
 FOUR = [(0.65, 0.95), (0.65, 0.05), (0.1, 0.65), (0.9, 0.65)]

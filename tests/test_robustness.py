@@ -29,12 +29,11 @@ import torch
 from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw
 
-from benchmarks.load_test import CHROMIUM, CHROMIUM_ARGS, AppServer
+from mnist_core.app.jobs import Caps, InThread, JobManager
+from mnist_core.app.registry import DEFAULT_NAME, RunRegistry
 from mnist_core.config import TrainConfig
-from mnist_core.jobs import Caps, InThread, JobManager
-from mnist_core.runs import DEFAULT_NAME, RunRegistry
-
-from helpers import TINY, fake_checkpoint
+from tests.support.fixtures import TINY, fake_checkpoint
+from tests.support.server import CHROMIUM, CHROMIUM_ARGS, AppServer
 
 REPO = Path(__file__).resolve().parent.parent
 SEVEN = [(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]

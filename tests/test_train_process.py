@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from mnist_core.app.jobs import Caps, JobManager
+from mnist_core.app.train_process import TrainingProcess
 from mnist_core.checkpoint import read_checkpoint
 from mnist_core.config import TrainConfig
-from mnist_core.jobs import Caps, JobManager
-from mnist_core.train_process import TrainingProcess
-
-from helpers import TINY
+from tests.support.fixtures import TINY
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the training process needs POSIX (fd passing)")
 

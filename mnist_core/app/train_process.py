@@ -11,7 +11,7 @@ new one.
 The two sides exchange pickled tuples over a socket pair (multiprocessing's Connection):
 parent to child ("train", config dict, checkpoint path) and ("stop",); child to parent ("running",),
 ("event", TrainEvent), ("failed", exception type name, message) and ("finished",).
-Run as `python -m mnist_core.train_process FD` by `TrainingProcess`, not by hand.
+Run as `python -m mnist_core.app.train_process FD` by `TrainingProcess`, not by hand.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from .config import TrainConfig
+from ..config import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class TrainingProcess:
         with theirs:
             fd = theirs.fileno()
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "mnist_core.train_process", str(fd)], pass_fds=(fd,), env=env
+                [sys.executable, "-m", "mnist_core.app.train_process", str(fd)], pass_fds=(fd,), env=env
             )
         self._conn = Connection(ours.detach())
         log.info("started the training process (pid %d)", self._proc.pid)
@@ -140,8 +140,8 @@ class TrainingProcess:
 # ------------------------------------------------------------------------------------ child side
 def serve(conn: Connection) -> None:
     """The child's loop: take jobs from the parent, train, report; exit when the parent goes away."""
-    from .data import load_mnist_cached
-    from .train import train
+    from ..data import load_mnist_cached
+    from ..train import train
 
     jobs: queue.Queue = queue.Queue()
     current_stop = threading.Event()

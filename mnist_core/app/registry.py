@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .checkpoint import BUNDLED_DEFAULT, CheckpointError, checkpoint_dir, read_checkpoint
-from .config import TrainConfig
+from ..checkpoint import BUNDLED_DEFAULT, CheckpointError, checkpoint_dir, read_checkpoint
+from ..config import TrainConfig
 
 if TYPE_CHECKING:  # imported lazily at run time: listing runs needs neither
-    from .data import MNISTTensors
-    from .evaluate import EvalResult
-    from .predict import Predictor
+    from ..data import MNISTTensors
+    from ..evaluate import EvalResult
+    from ..predict import Predictor
 
 DEFAULT_NAME = "default (bundled)"
 RUN_COLUMNS = [
@@ -246,15 +246,15 @@ class RunRegistry:
 
     def predictor(self, name: str | None) -> Predictor:
         """A loaded Predictor for the run (LRU-cached; reloaded when the file changes)."""
-        from .predict import Predictor
+        from ..predict import Predictor
 
         path = self.resolve(name)
         return self._cached(self._predictors, _file_key(path), lambda: Predictor.from_checkpoint(path))
 
     def evaluation(self, name: str | None, data: MNISTTensors | None = None) -> EvalResult:
         """EvalResult of the run on the 10,000 test images (LRU-cached per file version)."""
-        from .data import load_mnist_cached
-        from .evaluate import evaluate
+        from ..data import load_mnist_cached
+        from ..evaluate import evaluate
 
         predictor = self.predictor(name)
 

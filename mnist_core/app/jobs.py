@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import CheckpointWriteError, check_writable, checkpoint_dir
-from .config import TrainConfig
-from .device import resolve_device
+from ..checkpoint import CheckpointWriteError, check_writable, checkpoint_dir
+from ..config import TrainConfig
+from ..device import resolve_device
 from .train_process import RunFailed, TrainingProcess
 
 log = logging.getLogger(__name__)
@@ -101,8 +101,8 @@ class InThread:
 
     def run(self, cfg, path, stop, on_running, on_event) -> None:
         """Train here, now; the same contract as `TrainingProcess.run`."""
-        from .data import load_mnist_cached
-        from .train import train
+        from ..data import load_mnist_cached
+        from ..train import train
 
         data = (self._data_loader or load_mnist_cached)()
         on_running()

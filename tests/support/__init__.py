@@ -1,0 +1,1 @@
+"""Test infrastructure: the app in a subprocess, chromium flags, tiny configs and fake checkpoints, sketches."""
