@@ -98,6 +98,12 @@ class Predictor:
         """Read one image: PIL, numpy (L/RGB/RGBA uint8), file path, or Gradio's sketch dict."""
         return self.predict_batch([image])[0]
 
+    def read_number(self, image: Any) -> dict:
+        """Read a number left to right: {"number": "2026" or None, "digits": [{"digit", "confidence", "box"}]}."""
+        from .number import read_number
+
+        return read_number(self, image)
+
     def predict_batch(self, images: list[Any]) -> list[Prediction]:
         """Read many images with one forward pass; blank ones get digit=None."""
         small = [to_mnist(image) for image in images]
