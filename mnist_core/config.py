@@ -180,6 +180,17 @@ def applicable(values: TrainConfig | Mapping[str, Any], name: str) -> bool:
     )
 
 
+def parse_value(name: str, value: Any) -> Any:
+    """One field's value from loose input (a URL, a form), coerced and range-checked alone;
+    ValueError naming the field. Rules between fields are TrainConfig.validate()'s."""
+    field_ = _FIELDS.get(name)
+    if field_ is None:
+        raise ValueError(f"unknown hyperparameter: {name}")
+    value = coerce(field_, value)
+    _check_field(field_, value)
+    return value
+
+
 def relevant_fields(values: TrainConfig | Mapping[str, Any]) -> list[str]:
     """The names of the fields that matter under these values, in declaration order."""
     return [f.name for f in fields() if applicable(values, f.name)]

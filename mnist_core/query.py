@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
-from .config import TrainConfig, _check_field, coerce, fields
+from .config import TrainConfig, fields, parse_value
 from .presets import PRESETS, get_preset
 
 PRESET_KEY = "preset"
@@ -73,8 +73,7 @@ def parse_query(query: Mapping[str, str | Sequence[str]]) -> ParsedQuery:
             warnings.append(f"{name}: value {_short(value)!r} is too long; ignored")
             continue
         try:
-            coerced = coerce(by_name[name], value)
-            _check_field(by_name[name], coerced)
+            coerced = parse_value(name, value)
         except ValueError as exc:
             warnings.append(f"{exc}; ignored")
             continue
