@@ -463,6 +463,8 @@ def _edge_lut(gray: np.ndarray) -> np.ndarray | None:
     common border level, and the noise is measured only on the border pixels near it. At least
     EDGE_BACKGROUND of the border must be background, else it is texture or noise, not a digit.
     """
+    if min(gray.shape) < 2:
+        return None  # a line of pixels is no digit (and has no neighbours to measure noise by)
     border = _border(gray)
     counts = np.bincount(border, minlength=256).astype(np.float32)
     window = 2 * EDGE_PEAK + 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
 import pytest
@@ -74,3 +75,12 @@ EDGE_BLANKS = {
 @pytest.mark.parametrize("name", EDGE_BLANKS)
 def test_areas_and_noise_at_the_edge_are_no_digit(name):
     assert to_mnist(EDGE_BLANKS[name]) is None
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 40), (40, 1)])
+def test_a_line_of_pixels_is_no_digit_and_warns_nothing(shape):
+    line = np.zeros(shape, np.uint8)
+    line.flat[::3] = 255  # ink and paper alternating along the line, both touching the edge
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "Mean of empty slice" must not be reached
+        assert to_mnist(line) is None
