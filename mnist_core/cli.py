@@ -1,4 +1,4 @@
-"""Command line: python -m mnist_core {data,train,evaluate,predict,export}.
+"""Command line: python -m mnist_core {data,train,evaluate,predict,explain,export}.
 
 Every training flag is generated from TrainConfig's fields, so --help always shows the real
 defaults and ranges, and bad values are rejected by the same validation the app uses.
@@ -67,6 +67,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     p.add_argument("--seed", type=int, default=None, help="seed for --random")
     p.add_argument("--checkpoint", default=None, help="checkpoint file (default: the bundled model)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = add("explain", "explain one image: attribution, activations, nearest training digits, map (PNGs)")
+    p.add_argument("image", help="image file (PNG, JPEG, ... any size)")
+    p.add_argument("--out", required=True, help="folder for the pictures and explanation.json")
+    p.add_argument("--checkpoint", default=None, help="checkpoint file (default: the bundled model)")
+    p.add_argument("--target", type=int, default=None, choices=range(10), metavar="D", help="attribute digit D (0-9)")
+    p.add_argument("--map", default=None, choices=("umap", "tsne", "pca"), help="test-set map method (default: umap)")
 
     p = add("export", "export a checkpoint as a self-contained torch.export .pt2 file")
     p.add_argument("--checkpoint", default=None, help="checkpoint file (default: the bundled model)")
@@ -186,6 +193,31 @@ def cmd_predict(args, parser) -> int:
     return 1 if any("error" in row for row in rows) else 0
 
 
+def cmd_explain(args, parser) -> int:
+    from .data import load_mnist
+    from .inside_pictures import write_pictures
+    from .layers import first_layer_filters
+    from .preprocess import ImageError
+
+    predictor = _predictor(args, parser)
+    data = load_mnist(args.data_dir, log=lambda msg: print(msg, file=sys.stderr))
+    kwargs = {"method": args.map} if args.map else {}
+    try:
+        e = predictor.explain(Path(args.image), args.target, data=data, **kwargs)
+    except (ImageError, OSError) as exc:
+        parser.error(f"{args.image}: {exc}")
+    index = predictor.inside_index(data) if e.digit is not None else None
+    neighbour_images = [data.train_images[i].numpy() / 255.0 for i, _ in e.neighbours]
+    written = write_pictures(e, args.out, first_layer_filters(predictor.model).numpy(), neighbour_images, index)
+    if e.digit is None:
+        print(f"{args.image}: {e.message}")
+    else:
+        print(f"{args.image}: reads {e.digit} ({max(e.probabilities):.1%}); attribution for {e.target} ({e.method})")
+        print("nearest training digits: " + ", ".join(f"#{i} ({label})" for i, label in e.neighbours))
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
 def cmd_export(args, parser) -> int:
     from .checkpoint import BUNDLED_DEFAULT, CheckpointError
     from .export import export_checkpoint
@@ -204,6 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = subs[args.command]
     if args.command == "data":
         return cmd_data(args)
-    return {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "export": cmd_export}[args.command](
-        args, sub
-    )
+    commands = {
+        "train": cmd_train,
+        "evaluate": cmd_evaluate,
+        "predict": cmd_predict,
+        "export": cmd_export,
+        "explain": cmd_explain,
+    }
+    return commands[args.command](args, sub)
