@@ -97,14 +97,19 @@ def embed_2d(features: np.ndarray, method: str = DEFAULT_MAP, seed: int = 0) -> 
 class InsideIndex:
     """Features and the 2-D map of one checkpoint; `neighbours` and `place` answer for a new digit."""
 
-    train_features: np.ndarray  # (N, D) float16, unit rows
+    train_features: np.ndarray  # (N, D) unit rows (float16 on disk, float32 in memory)
     train_labels: np.ndarray  # (N,) int64
-    test_features: np.ndarray  # (M, D) float16, unit rows
+    test_features: np.ndarray  # (M, D) unit rows (as train_features)
     test_labels: np.ndarray  # (M,) int64
     test_predictions: np.ndarray  # (M,) int64
     map_xy: np.ndarray  # (M, 2) float32 in [-1, 1]
     method: str
     build_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        # One conversion here instead of one per query: a float16 matmul is slow on CPU.
+        self.train_features = np.ascontiguousarray(self.train_features, dtype=np.float32)
+        self.test_features = np.ascontiguousarray(self.test_features, dtype=np.float32)
 
     def neighbours(self, feature: np.ndarray, k: int = 8) -> list[tuple[int, int]]:
         """The k training digits nearest (cosine) to one feature vector: [(train_index, label)], nearest first."""
@@ -128,18 +133,10 @@ class InsideIndex:
 
 def _nearest(table: np.ndarray, feature: np.ndarray, k: int) -> np.ndarray:
     query = unit_rows(np.asarray(feature, dtype=np.float32).reshape(1, -1))[0]
-    scores = table.astype(np.float32, copy=False) @ query if table.dtype == np.float32 else _dot16(table, query)
+    scores = table @ query
     k = min(k, len(scores))
     top = np.argpartition(-scores, k - 1)[:k]
     return top[np.argsort(-scores[top], kind="stable")]
-
-
-def _dot16(table: np.ndarray, query: np.ndarray) -> np.ndarray:
-    # float16 matmul is slow on CPU; a float32 view of 60k x 256 is 60 MB, so go in chunks.
-    out = np.empty(len(table), dtype=np.float32)
-    for start in range(0, len(table), 8192):
-        out[start : start + 8192] = table[start : start + 8192].astype(np.float32) @ query
-    return out
 
 
 def build_index(
@@ -159,9 +156,9 @@ def build_index(
     xy = embed_2d(test_unit, method)
     log(f"{method} map of {len(test_f)} test digits: {time.perf_counter() - map_started:.1f} s")
     return InsideIndex(
-        train_features=unit_rows(train_f).astype(np.float16),
+        train_features=unit_rows(train_f),
         train_labels=np.asarray(data.train_labels, dtype=np.int64),
-        test_features=test_unit.astype(np.float16),
+        test_features=test_unit,
         test_labels=np.asarray(data.test_labels, dtype=np.int64),
         test_predictions=test_pred.astype(np.int64),
         map_xy=xy,
@@ -240,7 +237,10 @@ def write_cache(path: Path, key: str, index: InsideIndex) -> bool:
                 key=np.array(key),
                 method=np.array(index.method),
                 build_seconds=np.array(index.build_seconds),
-                **{name: getattr(index, name) for name in _ARRAYS},
+                **{name: getattr(index, name) for name in _ARRAYS if not name.endswith("_features")},
+                # Features as float16: half the size (~37 MB for the full set), ample to rank neighbours.
+                train_features=index.train_features.astype(np.float16),
+                test_features=index.test_features.astype(np.float16),
             )
         os.replace(tmp, path)
         return True

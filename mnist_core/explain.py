@@ -79,13 +79,18 @@ def _input(image28: np.ndarray, model: nn.Module) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image28, dtype=np.float32)).reshape(1, 1, 28, 28).to(device)
 
 
-def attribute(model: nn.Module, image28: np.ndarray, target: int, steps: int = IG_STEPS) -> np.ndarray:
-    """Integrated Gradients of `target`'s logit over a float (28, 28) image in [0, 1] (black baseline)."""
+def attribute(
+    model: nn.Module, images: np.ndarray, target: int | list[int] | np.ndarray, steps: int = IG_STEPS
+) -> np.ndarray:
+    """Integrated Gradients (black baseline) of the target logit for one float (28, 28) image in [0, 1]
+    (target an int) or a batch (N, 28, 28) (one target per image): float32 of the images' shape."""
     from captum.attr import IntegratedGradients
 
-    x = _input(image28, model)
-    attr = IntegratedGradients(model).attribute(x, baselines=torch.zeros_like(x), target=int(target), n_steps=steps)
-    return attr.detach().reshape(28, 28).float().cpu().numpy()
+    device = next(model.parameters()).device
+    x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).reshape(-1, 1, 28, 28).to(device)
+    t = torch.as_tensor(np.atleast_1d(np.asarray(target, dtype=np.int64)), device=device)
+    attr = IntegratedGradients(model).attribute(x, baselines=torch.zeros_like(x), target=t, n_steps=steps)
+    return attr.detach().float().cpu().numpy().reshape(np.shape(images))
 
 
 def explain(
@@ -143,6 +148,14 @@ class LearningSnapshot:
     predictions: np.ndarray  # (n,) int64
     correct: np.ndarray  # (n,) bool
     filters: np.ndarray  # (F, k, k) float32
+
+    def to_dict(self) -> dict:
+        """Plain lists (a few KB), to ride on a step TrainEvent from the training process to the page."""
+        return {
+            "predictions": self.predictions.tolist(),
+            "correct": self.correct.tolist(),
+            "filters": np.round(self.filters, 4).tolist(),
+        }
 
 
 class LearningProbe:

@@ -60,11 +60,12 @@ def _upscale(rgb: np.ndarray, scale: int) -> Image.Image:
 
 
 def attribution_picture(image28: np.ndarray, attribution: np.ndarray, scale: int = 10) -> Image.Image:
-    """The digit in grey with the attribution laid over it (red = evidence for, blue = against)."""
+    """The digit in light grey with the attribution laid over it (red = evidence for, blue = against)."""
     colour = diverging(attribution).astype(np.float32) / 255
     strength = np.clip(np.abs(attribution) / max(float(np.abs(attribution).max()), 1e-12), 0, 1)[..., None]
-    alpha = np.sqrt(strength)  # faint attribution stays visible
-    rgb = (1 - alpha) * _grey(image28) + alpha * colour
+    alpha = np.clip(2 * strength, 0, 1)  # the top half of the scale at full colour: faint evidence stays visible
+    base = 1 - 0.3 * (1 - _grey(image28))  # ink at 30%: the strokes show through without drowning the colours
+    rgb = (1 - alpha) * base + alpha * colour
     return _upscale((rgb * 255).round().astype(np.uint8), scale)
 
 
@@ -120,7 +121,7 @@ def digits_picture(images: list[np.ndarray], captions: list[str], scale: int = 3
     return _grid(tiles, columns=len(tiles))
 
 
-def filters_picture(filters: np.ndarray, size: int = 40) -> Image.Image:
+def filters_picture(filters: np.ndarray, size: int = 60) -> Image.Image:
     """First-layer filters (F, k, k) as a grid, each on its own symmetric red/blue scale."""
     tiles = [_upscale(diverging(f), max(1, size // f.shape[0])) for f in filters]
     return _grid(tiles, columns=min(16, len(tiles)))

@@ -226,6 +226,8 @@ def test_learning_probe_reads_fixed_digits_and_keeps_the_training_mode(trained, 
     assert snap.predictions.tolist() == expected.tolist()
     assert snap.correct.tolist() == (snap.predictions == labels).tolist()
     assert snap.filters.shape == (16, 5, 5)
+    plain = snap.to_dict()
+    assert plain["predictions"] == snap.predictions.tolist() and np.array(plain["filters"]).shape == (16, 5, 5)
 
 
 def test_cli_explain_writes_the_pictures(trained, mnist, tmp_path, capsys):
