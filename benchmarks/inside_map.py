@@ -1,6 +1,7 @@
 """Compare 2-D maps of the test set (UMAP, t-SNE, PCA) for time and readability.
 
-Features: the bundled model's last hidden layer (unit rows) for the 10,000 test digits.
+Features: the bundled model's last hidden layer (unit rows) for the 10,000 test digits, taken
+from its cached inside index (built first if missing, with a PCA map).
 Readability: the share of digits whose 10 nearest map neighbours mostly share their label
 (kNN-10 accuracy in 2-D; 1.0 = every digit sits inside its own cluster), the silhouette of the
 labels on the map (-1..1, higher = tighter, better separated clusters), and the same kNN accuracy
@@ -20,8 +21,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mnist_core.checkpoint import BUNDLED_DEFAULT  # noqa: E402
 from mnist_core.data import load_mnist_cached  # noqa: E402
-from mnist_core.embedding import MAP_METHODS, embed_2d, hidden_features, unit_rows  # noqa: E402
+from mnist_core.embedding import MAP_METHODS, embed_2d, inside_index  # noqa: E402
 from mnist_core.predict import Predictor  # noqa: E402
 
 
@@ -43,15 +45,10 @@ def main() -> None:
     from sklearn.metrics import silhouette_score
 
     data = load_mnist_cached()
-    model = Predictor.from_checkpoint(None).model
-    t0 = time.perf_counter()
-    feats, _ = hidden_features(model, data.test_images)
-    print(f"test features: {time.perf_counter() - t0:.2f} s")
-    t0 = time.perf_counter()
-    hidden_features(model, data.train_images)
-    print(f"train features (60,000): {time.perf_counter() - t0:.2f} s")
-    unit = unit_rows(feats)
-    labels = data.test_labels.numpy()
+    model = Predictor.from_checkpoint(BUNDLED_DEFAULT).model
+    index = inside_index(BUNDLED_DEFAULT, model, data, method="pca", log=print)
+    unit, labels = index.test_features, index.test_labels
+    print(f"load average {Path('/proc/loadavg').read_text().split()[:3]}")
     print(f"kNN-10 accuracy in the 256-d features: {knn_accuracy(unit, labels):.4f}")
     methods = args.methods.split(",")
     times: dict[str, list[float]] = {m: [] for m in methods}
@@ -65,11 +62,12 @@ def main() -> None:
             print(
                 f"{m:5} repeat {r}: {times[m][-1]:6.1f} s  kNN-10 acc {knn_accuracy(xy, labels):.4f}  silhouette {sil:.3f}"
             )
+            print(f"  load average {Path('/proc/loadavg').read_text().split()[:3]}")
             if args.png_dir:
                 from mnist_core.inside_pictures import map_picture
 
                 Path(args.png_dir).mkdir(parents=True, exist_ok=True)
-                map_picture(xy, labels, labels).save(Path(args.png_dir) / f"map-{m}.png")
+                map_picture(xy, labels, index.test_predictions).save(Path(args.png_dir) / f"map-{m}.png")
     for m in methods:
         print(f"{m:5} median {np.median(times[m]):.1f} s over {len(times[m])}")
 

@@ -73,7 +73,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     p.add_argument("--out", required=True, help="folder for the pictures and explanation.json")
     p.add_argument("--checkpoint", default=None, help="checkpoint file (default: the bundled model)")
     p.add_argument("--target", type=int, default=None, choices=range(10), metavar="D", help="attribute digit D (0-9)")
-    p.add_argument("--map", default=None, choices=("umap", "tsne", "pca"), help="test-set map method (default: umap)")
+    p.add_argument("--map", default=None, choices=("umap", "tsne", "pca"), help="test-set map method (default: pca)")
 
     p = add("export", "export a checkpoint as a self-contained torch.export .pt2 file")
     p.add_argument("--checkpoint", default=None, help="checkpoint file (default: the bundled model)")

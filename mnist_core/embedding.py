@@ -2,8 +2,9 @@
 
 `inside_index(checkpoint, model)` returns an `InsideIndex` for a checkpoint: the unit-length
 features of the training digits (for nearest neighbours) and of the test digits, the test
-digits' predictions, and their 2-D map (UMAP by default; benchmarks/RESULTS.md compares UMAP,
-t-SNE and PCA). Building it takes seconds to a minute, so it is cached next to the checkpoint in
+digits' predictions, and their 2-D map (PCA by default; benchmarks/RESULTS.md compares it with
+UMAP and t-SNE, which draw slightly tighter clusters but take minutes on a busy 2-core CPU; UMAP
+needs the optional umap-learn). Building it takes seconds to minutes, so it is cached next to the checkpoint in
 `<checkpoint>.inside.npz`, keyed by the checkpoint's SHA-256, the data's fingerprint and the map
 method: a stale, truncated or foreign cache is rebuilt, never trusted. The cache is plain arrays
 (np.load with allow_pickle=False), so reading it can run no code.
@@ -29,7 +30,7 @@ from .layers import forward_stages
 CACHE_VERSION = 1
 CACHE_SUFFIX = ".inside.npz"
 MAP_METHODS = ("umap", "tsne", "pca")
-DEFAULT_MAP = "umap"  # see benchmarks/RESULTS.md, "Look inside": readable clusters in ~15 s
+DEFAULT_MAP = "pca"  # benchmarks/RESULTS.md, "Look inside": seconds, where UMAP and t-SNE took many minutes
 PLACE_NEIGHBOURS = 10  # a new digit goes to the mean map position of its 10 nearest test digits
 _DEFAULT = object()
 
@@ -80,7 +81,10 @@ def embed_2d(features: np.ndarray, method: str = DEFAULT_MAP, seed: int = 0) -> 
 
         xy = TSNE(n_components=2, init="pca", random_state=seed, metric="cosine").fit_transform(features)
     elif method == "umap":
-        import umap  # imported lazily: numba's start-up costs seconds
+        try:
+            import umap  # optional (requirements-dev.txt): numba's compile alone costs seconds to minutes
+        except ImportError:
+            raise ValueError("map method umap needs the umap-learn package (pip install umap-learn)") from None
 
         xy = umap.UMAP(n_components=2, n_neighbors=15, min_dist=0.1, metric="cosine", random_state=seed).fit_transform(
             features

@@ -126,13 +126,26 @@ class Predictor:
                 self._index = inside_index(self.path, self.model, data, **kwargs)
             return self._index
 
+    @property
+    def index_ready(self) -> bool:
+        """Whether inside_index() would answer at once (else its first call builds or reads the cache)."""
+        return self._index is not None
+
     def explain(
-        self, image: Any, target: int | None = None, data=None, cache: Any = "default", method: str | None = None
+        self,
+        image: Any,
+        target: int | None = None,
+        use_index: bool = True,
+        data=None,
+        cache: Any = "default",
+        method: str | None = None,
     ):
         """Explain one image (any input `predict` takes): mnist_core.explain.Explanation.
 
         Attribution for `target` (default: the predicted digit), activations, the 8 nearest
         training digits and the map position; digit None and a message for a blank image.
+        `use_index=False` skips neighbours and map position (no index is built or read): a UI
+        can answer at once while inside_index() is still being prepared in the background.
         """
         from .explain import check_target, explain
 
@@ -140,4 +153,5 @@ class Predictor:
         small = to_mnist(image)
         if small is None:
             return explain(self.model, None)
-        return explain(self.model, small, self.inside_index(data, cache, method), target)
+        index = self.inside_index(data, cache, method) if use_index else None
+        return explain(self.model, small, index, target)

@@ -120,6 +120,14 @@ def test_the_layer_walk_computes_what_the_model_computes(trained, default_checkp
         assert torch.allclose(forward_stages(model, x).logits, model(x), atol=1e-5)
 
 
+def test_explain_without_the_index_answers_the_rest(default_checkpoint, small):
+    predictor = Predictor.from_checkpoint(default_checkpoint)
+    e = predictor.explain(small.test_images[0].numpy(), use_index=False)
+    assert not predictor.index_ready  # nothing was built or read
+    assert e.digit == 7 and e.attribution.shape == (28, 28) and len(e.activations) == 6
+    assert e.neighbours == [] and e.map_position is None
+
+
 def test_blank_input_has_nothing_to_explain(default_checkpoint, tmp_path):
     cache = tmp_path / "index.npz"
     e = Predictor.from_checkpoint(default_checkpoint).explain(np.zeros((200, 200), np.uint8), cache=cache)
@@ -204,11 +212,13 @@ def test_unwritable_cache_folder_still_explains(trained, small, tmp_path):
     assert len(index.map_xy) == 500 and not missing.exists()
 
 
-def test_umap_map_covers_the_test_digits(trained, small):
+def test_tsne_map_covers_the_test_digits_and_unknown_methods_are_refused(trained, small):
     model = Predictor.from_checkpoint(trained["cnn"]).model
-    index = inside_index(trained["cnn"], model, small, method="umap", cache=None)
+    index = inside_index(trained["cnn"], model, small, method="tsne", cache=None)
     assert index.map_xy.shape == (500, 2) and np.abs(index.map_xy).max() == pytest.approx(1.0)
     assert index.misclassified.dtype == bool and index.misclassified.sum() < 250
+    with pytest.raises(ValueError, match="map method"):
+        inside_index(trained["cnn"], model, small, method="isomap", cache=None)
 
 
 def test_learning_probe_reads_fixed_digits_and_keeps_the_training_mode(trained, small):
