@@ -212,13 +212,17 @@ def test_unwritable_cache_folder_still_explains(trained, small, tmp_path):
     assert len(index.map_xy) == 500 and not missing.exists()
 
 
-def test_tsne_map_covers_the_test_digits_and_unknown_methods_are_refused(trained, small):
-    model = Predictor.from_checkpoint(trained["cnn"]).model
-    index = inside_index(trained["cnn"], model, small, method="tsne", cache=None)
-    assert index.map_xy.shape == (500, 2) and np.abs(index.map_xy).max() == pytest.approx(1.0)
-    assert index.misclassified.dtype == bool and index.misclassified.sum() < 250
+def test_tsne_keeps_clusters_apart_and_unknown_methods_are_refused():
+    """t-SNE on 90 points of three clusters (the full-size run is benchmarks/inside_map.py)."""
+    rng = np.random.default_rng(0)
+    centres = np.eye(3, 16, dtype=np.float32) * 5
+    features = embedding.unit_rows(np.repeat(centres, 30, axis=0) + rng.normal(0, 0.3, (90, 16)).astype(np.float32))
+    xy = embedding.embed_2d(features, "tsne")
+    assert xy.shape == (90, 2) and np.abs(xy).max() == pytest.approx(1.0)
+    nearest = np.argsort(((xy[:, None] - xy[None]) ** 2).sum(-1), axis=1)[:, 1]
+    assert (nearest // 30 == np.arange(90) // 30).all()
     with pytest.raises(ValueError, match="map method"):
-        inside_index(trained["cnn"], model, small, method="isomap", cache=None)
+        embedding.embed_2d(features, "isomap")
 
 
 def test_learning_probe_reads_fixed_digits_and_keeps_the_training_mode(trained, small):
