@@ -76,10 +76,17 @@ class TrainConfig:
             _check_field(f, getattr(self, f.name))
         if self.nesterov and not (self.optimizer == "sgd" and self.momentum > 0):
             raise ValueError("nesterov: needs optimizer 'sgd' with momentum > 0")
-        images = min(self.train_size or MAX_TRAIN_SIZE, MAX_TRAIN_SIZE - self.val_size)  # what MNIST leaves
-        if self.batch_size > images:
-            raise ValueError(f"batch_size: {self.batch_size} is larger than the training set ({images} images)")
+        if self.batch_size > self.train_images:
+            raise ValueError(
+                f"batch_size: {self.batch_size} is larger than the training set ({self.train_images} images)"
+            )
         return self
+
+    @property
+    def train_images(self) -> int:
+        """How many MNIST images this run trains on: train_size (0 = all), capped by what val_size leaves."""
+        available = MAX_TRAIN_SIZE - self.val_size
+        return min(self.train_size or available, available)
 
     @property
     def hidden(self) -> tuple[int, ...]:

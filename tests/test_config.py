@@ -1,6 +1,7 @@
 import math
 
 import pytest
+import torch
 
 from mnist_core.config import TrainConfig, describe_range, fields
 
@@ -75,3 +76,17 @@ def test_every_field_documents_its_range():
         f_default = f.default
         # the default itself must be allowed
         TrainConfig.from_dict({f.name: f_default})
+
+
+@pytest.mark.parametrize(
+    "train_size, val_size",
+    [(0, 5000), (0, 0), (2000, 500), (60000, 5000), (58000, 5000), (55000, 5000), (100, 20000)],
+)
+def test_train_images_is_what_the_split_trains_on(train_size, val_size):
+    """TrainConfig.train_images counts exactly the images split_train_val hands to training."""
+    from mnist_core.data import split_train_val
+
+    cfg = TrainConfig(train_size=train_size, val_size=val_size)
+    images = torch.zeros(60_000, 1, dtype=torch.uint8)
+    train_x, *_ = split_train_val(images, images[:, 0], cfg.val_size, cfg.seed, cfg.train_size)
+    assert cfg.train_images == len(train_x)

@@ -97,7 +97,7 @@ class RunInfo:
             "weight_decay": cfg.weight_decay,
             "dropout": cfg.dropout,
             "augmentation": ", ".join(a for a in aug if a) or "none",
-            "train_images": cfg.train_size or 60_000 - cfg.val_size,
+            "train_images": cfg.train_images,
             "seed": cfg.seed,
             "val_acc": _round(self.val_accuracy),
             "test_acc": _round(m.get("test_accuracy")),
