@@ -64,6 +64,20 @@ def checkpoint_dir() -> Path:
     return Path(os.environ.get("MNIST_CHECKPOINT_DIR") or REPO_ROOT / "checkpoints")
 
 
+def new_run_path(folder: str | os.PathLike, cfg: TrainConfig) -> Path:
+    """A fresh checkpoint path `<model>-<YYYYmmdd-HHMMSS>[-n].pt` in `folder`: never one already on disk.
+
+    The CLI and the app both name runs with it, so a run started in the same second as another
+    gets a `-2`, `-3`... suffix instead of overwriting it.
+    """
+    folder = Path(folder)
+    stem = f"{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = folder / f"{stem}.pt", 2
+    while path.exists():
+        path, n = folder / f"{stem}-{n}.pt", n + 1
+    return path
+
+
 def library_versions() -> dict[str, str]:
     import torchvision
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import CheckpointWriteError, check_writable, checkpoint_dir
+from ..checkpoint import CheckpointWriteError, check_writable, checkpoint_dir, new_run_path
 from ..config import TrainConfig
 from ..device import resolve_device
 from .train_process import RunFailed, TrainingProcess
@@ -186,7 +186,7 @@ class JobManager:
         with self._lock:
             if self._state.active:
                 raise JobBusyError(self._busy_message())
-            path = self._new_path(cfg)
+            path = new_run_path(self._directory(), cfg)
             self._stop = threading.Event()
             self._started_at = time.monotonic()
             self._state = JobState(
@@ -259,14 +259,6 @@ class JobManager:
         return True
 
     # ----------------------------------------------------------------------------- internals
-    def _new_path(self, cfg: TrainConfig) -> Path:
-        folder = self._directory()
-        stem = f"{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}"
-        path, n = folder / f"{stem}.pt", 2
-        while path.exists():
-            path, n = folder / f"{stem}-{n}.pt", n + 1
-        return path
-
     def _progress_text(self) -> str:
         s = self._state
         epoch = min(s.epoch + 1, s.epochs) if s.status != "done" else s.epoch
