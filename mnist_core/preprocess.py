@@ -65,17 +65,9 @@ _ORIENT = {  # EXIF orientation -> the transpose that makes the image upright (a
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-_DECODE_ERRORS = (
-    OSError,
-    ValueError,
-    SyntaxError,
-    EOFError,
-    IndexError,
-    TypeError,
-    struct.error,
-    zlib.error,
-    Image.DecompressionBombError,
-)
+# What PIL raises for a file it recognised but cannot decode (truncated, corrupt, a bomb). Not
+# TypeError/IndexError/...: those are programming errors and must surface, not read as "corrupt".
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error, Image.DecompressionBombError)
 
 
 class ImageError(ValueError):

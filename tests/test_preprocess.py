@@ -447,3 +447,21 @@ def test_sketch_set_checks_its_input():
         make_sketch_set(np.zeros((3, 32, 32), np.uint8), np.zeros(3), 1)
     with pytest.raises(ValueError, match="n must"):
         make_sketch_set(np.zeros((3, 28, 28), np.uint8), np.zeros(3), 4)
+
+
+@pytest.mark.parametrize("bug", [TypeError, IndexError])
+def test_a_programming_error_while_decoding_is_not_reported_as_a_corrupt_file(monkeypatch, tmp_path, bug):
+    """Only decoding failures become "the file may be corrupt"; a bug in our code surfaces as itself."""
+    from PIL import Image
+
+    import mnist_core.preprocess as preprocess
+
+    path = tmp_path / "seven.png"
+    Image.new("L", (28, 28), 255).save(path)
+
+    def broken(image):
+        raise bug("a bug in our own code")
+
+    monkeypatch.setattr(preprocess, "_normalise_mode", broken)
+    with pytest.raises(bug, match="a bug in our own code"):
+        preprocess.to_mnist(str(path))
