@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..checkpoint import BUNDLED_DEFAULT, CheckpointError, checkpoint_dir, read_checkpoint
+from ..checkpoint import BUNDLED_DEFAULT, CheckpointError, checkpoint_dir, read_checkpoint, remove_stale_temp_files
 from ..config import TrainConfig
 
 if TYPE_CHECKING:  # imported lazily at run time: listing runs needs neither
@@ -168,6 +168,7 @@ class RunRegistry:
         if self._bundled is not None and self._bundled.is_file():
             candidates.append((DEFAULT_NAME, self._bundled, True))
             seen.add(self._bundled.resolve())
+        remove_stale_temp_files(self.directory)  # leftovers of killed saves
         try:
             files = sorted(self.directory.glob("*.pt"), key=lambda p: (-_mtime(p), p.name))
         except OSError as exc:
