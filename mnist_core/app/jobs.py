@@ -132,8 +132,6 @@ class JobState:
     progress: float = 0.0  # 0..1 over the steps of the run
     epoch: int = 0  # epochs completed
     epochs: int = 0
-    step: int = 0
-    steps: int = 0
     elapsed: float = 0.0  # seconds since the run started (loading and validation included)
     name: str = ""  # checkpoint name (file stem)
     checkpoint: str = ""  # path of the checkpoint file
@@ -221,12 +219,6 @@ class JobManager:
             if self._state.active:
                 self._state.elapsed = time.monotonic() - self._started_at
             return copy.deepcopy(self._state)
-
-    @property
-    def version(self) -> int:
-        """Changes whenever the state changes (cheap check before taking a snapshot)."""
-        with self._lock:
-            return self._state.version
 
     def busy(self) -> bool:
         """Whether a run is in progress."""
@@ -331,13 +323,12 @@ class JobManager:
         s = self._state
         progress = event.step / event.steps if event.steps else 0.0
         if event.kind == "start":
-            self._update(steps=event.steps, epochs=event.epochs)
+            self._update(epochs=event.epochs)
         elif event.kind == "step":
             s.steps_history.append(
                 {"step": event.step, "epoch": event.step / max(event.steps, 1) * event.epochs, "loss": event.loss}
             )
             self._update(
-                step=event.step,
                 progress=progress,
                 message=(
                     f"{'Stopping' if s.status == 'stopping' else 'Training'} {s.config.get('model')}: "
@@ -351,7 +342,6 @@ class JobManager:
             val = f", val acc {m['val_acc']:.2%}" if "val_acc" in m else ""
             self._update(
                 epoch=event.epoch,
-                step=event.step,
                 progress=progress,
                 message=f"Epoch {event.epoch}/{event.epochs} done: train loss {m['train_loss']:.4f}{val}",
             )

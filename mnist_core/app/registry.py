@@ -59,7 +59,6 @@ class RunInfo:
 
     name: str
     path: Path
-    bundled: bool
     config: TrainConfig
     metrics: dict
     history: dict
@@ -163,10 +162,10 @@ class RunRegistry:
     def listing(self) -> Listing:
         """Every readable checkpoint; unreadable ones go to `problems`, never raise."""
         out = Listing()
-        candidates: list[tuple[str, Path, bool]] = []
+        candidates: list[tuple[str, Path]] = []
         seen: set[Path] = set()
         if self._bundled is not None and self._bundled.is_file():
-            candidates.append((DEFAULT_NAME, self._bundled, True))
+            candidates.append((DEFAULT_NAME, self._bundled))
             seen.add(self._bundled.resolve())
         remove_stale_temp_files(self.directory)  # leftovers of killed saves
         try:
@@ -179,16 +178,16 @@ class RunRegistry:
             if path.name.startswith(".") or not path.is_file() or path.resolve() in seen:
                 continue
             seen.add(path.resolve())
-            candidates.append((path.stem, path, False))
-        for name, path, bundled in candidates:
-            info = self._info(name, path, bundled)
+            candidates.append((path.stem, path))
+        for name, path in candidates:
+            info = self._info(name, path)
             if isinstance(info, RunInfo):
                 out.runs.append(info)
             else:
                 out.problems.append((path.name, info))
         return out
 
-    def _info(self, name: str, path: Path, bundled: bool) -> RunInfo | str:
+    def _info(self, name: str, path: Path) -> RunInfo | str:
         """Metadata of one file (cached), or the reason it cannot be read."""
         key = _file_key(path)
         if key is None:
@@ -203,7 +202,6 @@ class RunRegistry:
             info: RunInfo | str = RunInfo(
                 name=name,
                 path=path,
-                bundled=bundled,
                 config=payload["config"],
                 metrics=dict(payload.get("metrics") or {}),
                 history=dict(payload.get("history") or {}),
