@@ -41,3 +41,24 @@ def write_idx(root: Path, n_train: int = 64, n_test: int = 32, seed: int = 0) ->
 @pytest.fixture
 def tiny_root(tmp_path: Path) -> Path:
     return write_idx(tmp_path / "data")
+
+
+@pytest.fixture
+def ckpt_dir(tmp_path: Path, monkeypatch) -> Path:
+    """An empty checkpoint folder, made the server's ($MNIST_CHECKPOINT_DIR)."""
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    monkeypatch.setenv("MNIST_CHECKPOINT_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def app(ckpt_dir, monkeypatch, mnist, default_checkpoint):
+    """app.py with a fresh in-thread job manager on the real MNIST, the bundled model, runs in `ckpt_dir`."""
+    import app as app_module
+    from mnist_core.app.jobs import Caps, InThread, JobManager
+    from mnist_core.app.registry import RunRegistry
+
+    monkeypatch.setattr(app_module, "JOBS", JobManager(caps=Caps(), runner=InThread(lambda: mnist)))
+    monkeypatch.setattr(app_module, "REGISTRY", RunRegistry(bundled=default_checkpoint))
+    return app_module

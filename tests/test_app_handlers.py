@@ -10,7 +10,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from mnist_core.app import charts
 from mnist_core.app.jobs import Caps, InThread, JobBusyError, JobError, JobManager, JobState
@@ -18,19 +18,12 @@ from mnist_core.app.registry import DEFAULT_NAME, RunRegistry, UnknownRunError
 from mnist_core.checkpoint import save_checkpoint
 from mnist_core.config import TrainConfig, fields
 from mnist_core.models import build_model
+from tests.support.drawings import ONE, SEVEN, drawing
 from tests.support.fixtures import TINY, fake_checkpoint
 
 
 def wait_done(jobs: JobManager, timeout: float = 300) -> None:
     assert jobs.wait(timeout), "the training thread did not finish in time"
-
-
-@pytest.fixture
-def ckpt_dir(tmp_path: Path, monkeypatch) -> Path:
-    folder = tmp_path / "runs"
-    folder.mkdir()
-    monkeypatch.setenv("MNIST_CHECKPOINT_DIR", str(folder))
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -41,18 +34,6 @@ def trained(mnist, tmp_path_factory) -> tuple[Path, JobManager]:
     jobs.start(TrainConfig(**TINY))
     wait_done(jobs)
     return folder, jobs
-
-
-def drawing(strokes, size: int = 336, pen: int = 24) -> np.ndarray:
-    """An RGBA canvas like the sketchpad's: transparent, with black strokes."""
-    image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
-    points = [(x * size, y * size) for x, y in strokes]
-    ImageDraw.Draw(image).line(points, fill=(0, 0, 0, 255), width=pen, joint="curve")
-    return np.asarray(image)
-
-
-ONE = [(0.5, 0.15), (0.5, 0.85)]
-SEVEN = [(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]
 
 
 # --------------------------------------------------------------------------------------- jobs
@@ -270,16 +251,6 @@ def test_enlarge_and_per_class_picks():
 
 
 # ------------------------------------------------------------------------------ app handlers
-@pytest.fixture
-def app(ckpt_dir, monkeypatch, mnist, default_checkpoint):
-    """app.py with a fresh job manager and checkpoints in a temporary folder."""
-    import app as app_module
-
-    monkeypatch.setattr(app_module, "JOBS", JobManager(caps=Caps(), runner=InThread(lambda: mnist)))
-    monkeypatch.setattr(app_module, "REGISTRY", RunRegistry(bundled=default_checkpoint))
-    return app_module
-
-
 def test_predict_reads_drawings_and_files(app, tmp_path):
     for strokes, digit in ((ONE, "1"), (SEVEN, "7")):
         label, fig, seen, info = app.predict_sketch(

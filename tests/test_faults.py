@@ -25,13 +25,13 @@ import gradio as gr
 import pytest
 import torch
 from gradio_client import Client, handle_file
-from PIL import Image, ImageDraw
 
 from mnist_core.app.jobs import Caps, InThread, JobBusyError, JobError, JobManager
 from mnist_core.app.registry import DEFAULT_NAME, RunRegistry
 from mnist_core.checkpoint import CheckpointWriteError, load_model, read_checkpoint, save_checkpoint
 from mnist_core.config import TrainConfig
 from mnist_core.models import build_model
+from tests.support.drawings import seven_png
 from tests.support.fixtures import TINY, fake_checkpoint
 from tests.support.server import CHROMIUM, CHROMIUM_ARGS, AppServer
 
@@ -51,14 +51,6 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.005):
 
 def hidden_files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
-
-
-def seven_png(folder: Path) -> Path:
-    image = Image.new("L", (336, 336), 255)
-    ImageDraw.Draw(image).line([(84, 67), (252, 67), (151, 286)], fill=0, width=24)
-    path = folder / "seven.png"
-    image.save(path)
-    return path
 
 
 # ------------------------------------------------------------------------------- SIGKILL
@@ -154,20 +146,7 @@ def test_app_killed_while_saving_restarts_with_its_runs_intact(tmp_path):
 
 
 # ---------------------------------------------------------------------------- stop mid-epoch
-@pytest.fixture
-def app(tmp_path, monkeypatch, mnist, default_checkpoint):
-    import app as app_module
-
-    folder = tmp_path / "runs"
-    folder.mkdir()
-    monkeypatch.setenv("MNIST_CHECKPOINT_DIR", str(folder))
-    monkeypatch.setattr(app_module, "JOBS", JobManager(caps=Caps(), runner=InThread(lambda: mnist)))
-    monkeypatch.setattr(app_module, "REGISTRY", RunRegistry(bundled=default_checkpoint))
-    app_module.folder = folder
-    return app_module
-
-
-def test_stop_during_an_epoch_keeps_the_last_completed_one_and_the_ui_is_ready(app, monkeypatch):
+def test_stop_during_an_epoch_keeps_the_last_completed_one_and_the_ui_is_ready(app, ckpt_dir, monkeypatch):
     import mnist_core.train
 
     run = {**TINY, "epochs": 3}  # 2000 images in batches of 64: 32 steps per epoch
@@ -199,7 +178,7 @@ def test_stop_during_an_epoch_keeps_the_last_completed_one_and_the_ui_is_ready(a
     payload = read_checkpoint(during.checkpoint)
     assert payload["stopped"] is True and payload["metrics"]["epochs_completed"] == 1
     assert len(payload["history"]["epochs"]) == 1 and "test_accuracy" in payload["metrics"]
-    assert RunRegistry(directory=app.folder, bundled=None).info(during.name).status == "stopped"
+    assert RunRegistry(directory=ckpt_dir, bundled=None).info(during.name).status == "stopped"
 
     # The page shows the stopped run, and a new run starts at once.
     progress, message, *_ = app.poll({}, [], DEFAULT_NAME)
@@ -256,14 +235,14 @@ def _refuses_training_up_front(app, folder: Path, earlier: Path, reason: str, tm
     assert isinstance(label, dict) and len(label) == 10  # an (untrained) model, but a prediction
 
 
-def test_read_only_checkpoint_folder_simulated(app, tmp_path, monkeypatch):
-    earlier = fake_checkpoint(app.folder / "earlier-run.pt")
+def test_read_only_checkpoint_folder_simulated(app, ckpt_dir, tmp_path, monkeypatch):
+    earlier = fake_checkpoint(ckpt_dir / "earlier-run.pt")
 
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
     monkeypatch.setattr(tempfile, "mkstemp", read_only)  # every way a checkpoint file is created
-    _refuses_training_up_front(app, app.folder, earlier, "Read-only file system", tmp_path)
+    _refuses_training_up_front(app, ckpt_dir, earlier, "Read-only file system", tmp_path)
 
 
 def test_read_only_checkpoint_folder_real(app, tmp_path, monkeypatch):
@@ -301,8 +280,8 @@ def _disk_full_mid_run(app, folder: Path, earlier: Path) -> None:
     assert not app.JOBS.busy()
 
 
-def test_disk_full_during_a_run_simulated(app, monkeypatch):
-    earlier = fake_checkpoint(app.folder / "earlier-run.pt")
+def test_disk_full_during_a_run_simulated(app, ckpt_dir, monkeypatch):
+    earlier = fake_checkpoint(ckpt_dir / "earlier-run.pt")
     real_fsync, calls = os.fsync, []
 
     def fsync(fd):
@@ -312,7 +291,7 @@ def test_disk_full_during_a_run_simulated(app, monkeypatch):
         return real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
-    _disk_full_mid_run(app, app.folder, earlier)
+    _disk_full_mid_run(app, ckpt_dir, earlier)
     monkeypatch.setattr(os, "fsync", real_fsync)
     app.JOBS.start(TrainConfig(**TINY))  # space is back: the next run saves normally
     assert app.JOBS.wait(300) and app.JOBS.snapshot().status == "done"

@@ -30,24 +30,16 @@ from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw
 
 from mnist_core.app.jobs import Caps, InThread, JobManager
-from mnist_core.app.registry import DEFAULT_NAME, RunRegistry
+from mnist_core.app.registry import DEFAULT_NAME
 from mnist_core.config import TrainConfig
+from tests.support.drawings import seven, seven_png
 from tests.support.fixtures import TINY, fake_checkpoint
 from tests.support.server import CHROMIUM, CHROMIUM_ARGS, AppServer
 
 REPO = Path(__file__).resolve().parent.parent
-SEVEN = [(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]
 
 
 # ------------------------------------------------------------------------------------ inputs
-def seven(size: int = 336) -> Image.Image:
-    """A black 7 on white paper."""
-    image = Image.new("L", (size, size), 255)
-    points = [(x * size, y * size) for x, y in SEVEN]
-    ImageDraw.Draw(image).line(points, fill=0, width=max(2, size // 14))
-    return image
-
-
 def bomb_png(path: Path, side: int = 30_000) -> None:
     """A PNG header declaring side x side pixels (900 MP) and no pixel data."""
 
@@ -129,16 +121,10 @@ def populate(folder: Path) -> dict[str, Path]:
 
 # ------------------------------------------------------------------------------- handler level
 @pytest.fixture
-def app(tmp_path, monkeypatch, mnist, default_checkpoint):
-    """app.py with a fresh job manager and a populated temporary checkpoint folder."""
-    import app as app_module
-
-    folder = tmp_path / "runs"
-    populate(folder)
-    monkeypatch.setenv("MNIST_CHECKPOINT_DIR", str(folder))
-    monkeypatch.setattr(app_module, "JOBS", JobManager(caps=Caps(), runner=InThread(lambda: mnist)))
-    monkeypatch.setattr(app_module, "REGISTRY", RunRegistry(bundled=default_checkpoint))
-    return app_module
+def app(app, ckpt_dir):
+    """The shared app fixture (tests/conftest.py) with a populated checkpoint folder."""
+    populate(ckpt_dir)
+    return app
 
 
 def transparent_canvas(draw=None) -> np.ndarray:
@@ -248,10 +234,7 @@ def test_bad_checkpoints_are_listed_as_problems_and_never_executed(app, tmp_path
 
 
 def _seven_file(folder: Path) -> Path:
-    path = folder / "seven-for-tests.png"
-    if not path.exists():
-        seven().save(path)
-    return path
+    return seven_png(folder, "seven-for-tests.png")
 
 
 @pytest.mark.parametrize(
