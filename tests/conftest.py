@@ -8,8 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mnist_core.app.jobs import Caps, InThread, JobManager
+from mnist_core.app.registry import RunRegistry
 from mnist_core.checkpoint import BUNDLED_DEFAULT
 from mnist_core.data import MNISTTensors, load_mnist
+from tests.support.lab import Lab
 
 
 @pytest.fixture(scope="session")
@@ -39,26 +42,14 @@ def write_idx(root: Path, n_train: int = 64, n_test: int = 32, seed: int = 0) ->
 
 
 @pytest.fixture
+def lab(tmp_path: Path, monkeypatch, mnist, default_checkpoint) -> Lab:
+    """The app's handlers with a fresh in-thread job manager and an empty temporary checkpoint folder."""
+    folder = tmp_path / "runs"
+    folder.mkdir(exist_ok=True)
+    monkeypatch.setenv("MNIST_CHECKPOINT_DIR", str(folder))
+    return Lab(JobManager(caps=Caps(), runner=InThread(lambda: mnist)), RunRegistry(bundled=default_checkpoint), folder)
+
+
+@pytest.fixture
 def tiny_root(tmp_path: Path) -> Path:
     return write_idx(tmp_path / "data")
-
-
-@pytest.fixture
-def ckpt_dir(tmp_path: Path, monkeypatch) -> Path:
-    """An empty checkpoint folder, made the server's ($MNIST_CHECKPOINT_DIR)."""
-    folder = tmp_path / "runs"
-    folder.mkdir()
-    monkeypatch.setenv("MNIST_CHECKPOINT_DIR", str(folder))
-    return folder
-
-
-@pytest.fixture
-def app(ckpt_dir, monkeypatch, mnist, default_checkpoint):
-    """app.py with a fresh in-thread job manager on the real MNIST, the bundled model, runs in `ckpt_dir`."""
-    import app as app_module
-    from mnist_core.app.jobs import Caps, InThread, JobManager
-    from mnist_core.app.registry import RunRegistry
-
-    monkeypatch.setattr(app_module, "JOBS", JobManager(caps=Caps(), runner=InThread(lambda: mnist)))
-    monkeypatch.setattr(app_module, "REGISTRY", RunRegistry(bundled=default_checkpoint))
-    return app_module
