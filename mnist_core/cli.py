@@ -103,13 +103,13 @@ def cmd_data(args) -> int:
 
 
 def cmd_train(args, parser) -> int:
-    from .checkpoint import checkpoint_dir
+    from .checkpoint import checkpoint_dir, new_run_path
     from .data import load_mnist
     from .progress import ConsoleProgress
     from .train import train
 
     cfg = config_from_args(parser, args)
-    out = Path(args.out) if args.out else checkpoint_dir() / f"{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}.pt"
+    out = Path(args.out) if args.out else new_run_path(checkpoint_dir(), cfg)
     data = load_mnist(args.data_dir, log=lambda msg: print(msg, file=sys.stderr))
     try:
         with ConsoleProgress(cfg) as progress:
