@@ -1,7 +1,9 @@
 """TrainConfig: the single source of truth for every hyperparameter, its default and bounds.
 
 The CLI flags, the app's widgets, validation and checkpoint metadata are all derived from the
-field metadata below, so a new hyperparameter is added here and nowhere else.
+field metadata below, so a new hyperparameter is added here and nowhere else. Sweeps search a
+field within `search=(lo, hi)` when its full range is too wide to search well (`search_log` samples
+it on a log scale), within min..max otherwise; `search=False` marks fields a sweep never varies.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class TrainConfig:
         "256,128",
         "MLP hidden layer sizes, comma separated (mlp only)",
         kind="int_list",
+        search=False,
         min=HIDDEN_SIZE_RANGE[0],
         max=HIDDEN_SIZE_RANGE[1],
         max_len=MAX_HIDDEN_LAYERS,
@@ -46,29 +49,37 @@ class TrainConfig:
     batch_norm: bool = _param(True, "BatchNorm after each hidden layer")
     dropout: float = _param(0.0, "dropout probability before each hidden layer's output", min=0.0, max=0.8)
     optimizer: str = _param("adamw", "optimizer", choices=OPTIMIZERS)
-    lr: float = _param(0.03, "peak learning rate", min=1e-5, max=10.0, log=True)
+    lr: float = _param(0.03, "peak learning rate", min=1e-5, max=10.0, log=True, search=(1e-4, 0.3))
     momentum: float = _param(0.9, "SGD momentum (sgd only)", min=0.0, max=0.999)
     nesterov: bool = _param(False, "Nesterov momentum (sgd only)")
     beta1: float = _param(0.7, "Adam/AdamW decay of the gradient average (adam, adamw only)", min=0.0, max=0.999)
     beta2: float = _param(
         0.9, "Adam/AdamW decay of the squared-gradient average (adam, adamw only)", min=0.0, max=0.9999
     )
-    weight_decay: float = _param(1e-4, "weight decay (L2 penalty; decoupled for adamw)", min=0.0, max=0.1)
+    weight_decay: float = _param(
+        1e-4, "weight decay (L2 penalty; decoupled for adamw)", min=0.0, max=0.1, search=(1e-6, 0.1), search_log=True
+    )
     scheduler: str = _param("onecycle", "learning-rate schedule", choices=SCHEDULERS)
-    step_size: int = _param(1, "epochs between decays (step schedule)", min=1, max=100)
+    step_size: int = _param(1, "epochs between decays (step schedule)", min=1, max=100, search=(1, 10))
     gamma: float = _param(0.7, "decay factor (step schedule)", min=0.01, max=1.0)
     label_smoothing: float = _param(0.1, "label smoothing of the cross-entropy loss", min=0.0, max=0.3)
-    epochs: int = _param(1, "passes over the training set", min=1, max=100)
-    batch_size: int = _param(128, "samples per optimisation step", min=1, max=8192)
+    epochs: int = _param(1, "passes over the training set", min=1, max=100, search=(1, 10))
+    batch_size: int = _param(128, "samples per optimisation step", min=1, max=8192, search=(16, 512), search_log=True)
     rotation: float = _param(0.0, "random rotation range in degrees (augmentation)", min=0.0, max=45.0)
     shift: float = _param(0.0, "random shift as a fraction of the image size (augmentation)", min=0.0, max=0.3)
     scale: float = _param(0.0, "random zoom range, e.g. 0.1 = 90%..110% (augmentation)", min=0.0, max=0.3)
-    val_size: int = _param(5000, "images held out of the training set for per-epoch validation", min=0, max=20_000)
-    train_size: int = _param(
-        0, "use only this many training images (0 = all); for quick demos", min=0, max=MAX_TRAIN_SIZE
+    val_size: int = _param(
+        5000, "images held out of the training set for per-epoch validation", min=0, max=20_000, search=False
     )
-    seed: int = _param(0, "random seed (same seed, same device -> same result)", min=0, max=2**31 - 1)
-    device: str = _param("auto", "compute device (auto: CUDA, else MPS, else CPU)", choices=DEVICES)
+    train_size: int = _param(
+        0,
+        "use only this many training images (0 = all); for quick demos",
+        min=0,
+        max=MAX_TRAIN_SIZE,
+        search=False,
+    )
+    seed: int = _param(0, "random seed (same seed, same device -> same result)", min=0, max=2**31 - 1, search=False)
+    device: str = _param("auto", "compute device (auto: CUDA, else MPS, else CPU)", choices=DEVICES, search=False)
 
     def validate(self) -> TrainConfig:
         """Raise ValueError naming the first bad field and its allowed values; return self."""
