@@ -55,6 +55,7 @@ def sweep(url: str, study: str, workers: int, trials: int, fixed: str, env: dict
     return {
         "workers": workers,
         "wall_seconds": round(seconds, 1),
+        "load_avg": round(os.getloadavg()[0], 1),  # the machine's 1-minute load at the end: others' work shows here
         **{k: last[k] for k in ("complete", "pruned", "failed", "best_value", "best_params")},
     }
 
@@ -64,13 +65,15 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--fix", default="model=cnn,train_size=10000")
     parser.add_argument("--workers", default="1,2", help="worker counts to compare, in this order")
+    parser.add_argument("--skip-baseline", action="store_true", help="do not train the defaults first")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="sweep-bench-") as tmp:
         env = {**os.environ, "MNIST_CHECKPOINT_DIR": tmp}
         os.environ["MNIST_CHECKPOINT_DIR"] = tmp
-        rows = [{"variant": "defaults", **baseline(args.fix)}]
-        print(json.dumps(rows[0]), flush=True)
+        rows = [] if args.skip_baseline else [{"variant": "defaults", **baseline(args.fix)}]
+        if rows:
+            print(json.dumps(rows[0]), flush=True)
         server = PostgresServer().start() if pg_bin() else None
         try:
             url = server.url if server else f"sqlite:///{tmp}/sweeps.db"
