@@ -50,8 +50,10 @@ class Prediction:
     def confidence(self) -> float:
         return max(self.probabilities) if self.digit is not None else 0.0
 
-
-NO_DIGIT = [0.0] * 10
+    @classmethod
+    def nothing(cls) -> Prediction:
+        """No digit to read: all ten probabilities zero."""
+        return cls(None, [0.0] * 10, None)
 
 
 def ensure_default_model(path: Path = BUNDLED_DEFAULT, progress: Callable[[str], None] = print) -> Path:
@@ -100,7 +102,7 @@ class Predictor:
         """Read many images with one forward pass; blank ones get digit=None."""
         small = [to_mnist(image) for image in images]
         readable = [i for i, s in enumerate(small) if s is not None]
-        results = [Prediction(None, list(NO_DIGIT), None) for _ in images]
+        results = [Prediction.nothing() for _ in images]
         if readable:
             probs = self.probabilities(np.stack([small[i] for i in readable]))
             for i, p in zip(readable, probs):
