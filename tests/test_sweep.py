@@ -229,3 +229,27 @@ def test_database_stopped_mid_sweep_ends_it_with_a_message_and_keeps_checkpoints
     postgres.start()
     trials = open_study("outage", postgres.url).trials
     assert [t.state for t in trials][:1] == [TrialState.COMPLETE] and len(trials) == 2  # no trial after the outage
+
+
+def test_sweep_figures_and_table_for_the_tab(ckpt_dir):
+    from mnist_core.app.sweep_charts import sweep_figures, trials_table
+
+    study = open_study("figs")
+    assert set(sweep_figures(study).values()) == {"no completed trial yet"}
+    dist = build_space("lr,dropout").distributions
+    for i, (lr, drop) in enumerate([(0.01, 0.1), (0.1, 0.5), (0.001, 0.3)]):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"lr": lr, "dropout": drop},
+                distributions=dist,
+                value=0.9 + i / 100,
+                user_attrs={"checkpoint": f"figs-trial{i}.pt", "test_accuracy": 0.95},
+            )
+        )
+    figures = sweep_figures(study)
+    assert {k: type(v).__name__ for k, v in figures.items()} == dict.fromkeys(figures, "Figure")
+    assert len(figures["history"].data[0].x) == 3
+    assert set(figures["importance"].data[0].y) == {"lr", "dropout"}
+    table = trials_table(study)
+    assert list(table["trial"]) == [2, 1, 0] and list(table["state"]) == ["complete"] * 3
+    assert list(table["checkpoint"]) == ["figs-trial2.pt", "figs-trial1.pt", "figs-trial0.pt"]
