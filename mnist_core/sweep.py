@@ -126,6 +126,8 @@ def open_storage(url: str | None = None) -> optuna.storages.RDBStorage:
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("postgresql"):
         engine_kwargs["connect_args"] = {"connect_timeout": 10}
+    elif url.startswith("sqlite"):  # several local workers on one file wait for its lock instead of failing
+        engine_kwargs["connect_args"] = {"timeout": 60}
     for attempt in range(3):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
