@@ -16,24 +16,11 @@ from torch import nn
 from .checkpoint import BUNDLED_DEFAULT, LoadedModel, load_model
 from .config import TrainConfig
 from .preprocess import to_mnist
+from .presets import BEST_PRESET, PRESETS
 
 # The recipe of the bundled default model (checkpoints/README.md), also used to train one when
-# the file is missing. Keep the two in step.
-DEFAULT_RECIPE = dict(
-    model="cnn_large",
-    epochs=20,
-    batch_size=128,
-    optimizer="adamw",
-    lr=0.02,
-    beta1=0.7,
-    beta2=0.9,
-    scheduler="onecycle",
-    label_smoothing=0.1,
-    dropout=0.25,
-    rotation=10.0,
-    shift=0.1,
-    scale=0.1,
-)
+# the file is missing: the `cnn_large_best` preset, which pins every field.
+DEFAULT_RECIPE = PRESETS[BEST_PRESET].values
 
 _train_lock = threading.Lock()
 
