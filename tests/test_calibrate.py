@@ -96,3 +96,10 @@ def test_bundled_model_is_calibrated(default_checkpoint, mnist):
     assert 0.3 < predictor.temperature < 0.8  # label smoothing 0.1 makes it under-confident
     seven = predictor.predict(mnist.test_images[0].numpy())  # an obvious 7
     assert seven.digit == 7 and seven.confidence > 0.99
+
+
+def test_explanations_show_the_calibrated_probabilities(default_checkpoint, mnist):
+    predictor = Predictor.from_checkpoint()
+    seven = mnist.test_images[0].numpy()
+    explained = predictor.explain(seven, use_index=False)
+    assert np.allclose(explained.probabilities, predictor.predict(seven).probabilities, atol=1e-5)
