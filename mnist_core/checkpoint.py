@@ -65,14 +65,18 @@ def checkpoint_dir() -> Path:
 
 
 def library_versions() -> dict[str, str]:
-    import torchvision
+    from importlib.metadata import PackageNotFoundError, version
 
     from . import __version__
 
+    try:  # read from its metadata: importing torchvision would cost a training command 0.3-0.5 s
+        torchvision_version = version("torchvision")
+    except PackageNotFoundError:
+        torchvision_version = "not installed"
     return {
         "mnist_core": __version__,
         "torch": str(torch.__version__),  # TorchVersion is not a plain str: weights_only refuses it
-        "torchvision": str(torchvision.__version__),
+        "torchvision": torchvision_version,
         "python": platform.python_version(),
     }
 
