@@ -16,6 +16,7 @@ ACTIVATIONS = ("relu", "leaky_relu", "mish", "gelu")
 OPTIMIZERS = ("adamw", "adam", "sgd", "adadelta")
 SCHEDULERS = ("onecycle", "cosine", "step", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "bf16", "fp32")
 
 # Hidden layers of the MLP: at most this many, each within these bounds. The bounds keep a
 # request like "100000,100000" (10^10 weights) from exhausting memory.
@@ -46,7 +47,7 @@ class TrainConfig:
     batch_norm: bool = _param(True, "BatchNorm after each hidden layer")
     dropout: float = _param(0.0, "dropout probability before each hidden layer's output", min=0.0, max=0.8)
     optimizer: str = _param("adamw", "optimizer", choices=OPTIMIZERS)
-    lr: float = _param(0.03, "peak learning rate", min=1e-5, max=10.0, log=True)
+    lr: float = _param(0.04, "peak learning rate", min=1e-5, max=10.0, log=True)
     momentum: float = _param(0.9, "SGD momentum (sgd only)", min=0.0, max=0.999)
     nesterov: bool = _param(False, "Nesterov momentum (sgd only)")
     beta1: float = _param(0.7, "Adam/AdamW decay of the gradient average (adam, adamw only)", min=0.0, max=0.999)
@@ -59,7 +60,7 @@ class TrainConfig:
     gamma: float = _param(0.7, "decay factor (step schedule)", min=0.01, max=1.0)
     label_smoothing: float = _param(0.1, "label smoothing of the cross-entropy loss", min=0.0, max=0.3)
     epochs: int = _param(1, "passes over the training set", min=1, max=100)
-    batch_size: int = _param(128, "samples per optimisation step", min=1, max=8192)
+    batch_size: int = _param(256, "samples per optimisation step", min=1, max=8192)
     rotation: float = _param(0.0, "random rotation range in degrees (augmentation)", min=0.0, max=45.0)
     shift: float = _param(0.0, "random shift as a fraction of the image size (augmentation)", min=0.0, max=0.3)
     scale: float = _param(0.0, "random zoom range, e.g. 0.1 = 90%..110% (augmentation)", min=0.0, max=0.3)
@@ -69,6 +70,14 @@ class TrainConfig:
     )
     seed: int = _param(0, "random seed (same seed, same device -> same result)", min=0, max=2**31 - 1)
     device: str = _param("auto", "compute device (auto: CUDA, else MPS, else CPU)", choices=DEVICES)
+    precision: str = _param(
+        "auto",
+        "training arithmetic: bf16 autocast or fp32 (auto: bf16 where the CPU or GPU computes it natively)",
+        choices=PRECISIONS,
+    )
+    epoch_fraction: float = _param(
+        1.0, "share of the training images one epoch passes over (a fresh draw each epoch)", min=0.05, max=1.0
+    )
 
     def validate(self) -> TrainConfig:
         """Raise ValueError naming the first bad field and its allowed values; return self."""

@@ -282,16 +282,21 @@ def load_mnist_cached(root: str | os.PathLike | None = None, log=print) -> MNIST
         return _CACHE[key]
 
 
+def split_indices(n: int, val_size: int, seed: int, train_size: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train, val) indices into a set of `n`: a seeded hold-out of `val_size`, optionally only
+    `train_size` of the rest. Training indexes the full set with them, copying no 47 MB subset."""
+    if val_size >= n:
+        raise ValueError(f"val_size: {val_size} leaves no training images (the set has {n})")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    val_idx, train_idx = order[:val_size], order[val_size:]
+    return (train_idx[:train_size] if train_size else train_idx), val_idx
+
+
 def split_train_val(
     images: torch.Tensor, labels: torch.Tensor, val_size: int, seed: int, train_size: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Seeded hold-out of `val_size` images; optionally keep only `train_size` of the rest."""
-    if val_size >= len(images):
-        raise ValueError(f"val_size: {val_size} leaves no training images (the set has {len(images)})")
-    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
-    val_idx, train_idx = order[:val_size], order[val_size:]
-    if train_size:
-        train_idx = train_idx[:train_size]
+    train_idx, val_idx = split_indices(len(images), val_size, seed, train_size)
     return images[train_idx], labels[train_idx], images[val_idx], labels[val_idx]
 
 
