@@ -156,7 +156,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     if payload.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path.name}: checkpoint format {payload.get('format_version')} is not supported")
     try:
-        payload["config"] = TrainConfig.from_dict(payload["config"])
+        # Checkpoints from before TrainConfig.precision existed were all trained in fp32.
+        payload["config"] = TrainConfig.from_dict({"precision": "fp32", **payload["config"]})
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path.name}: invalid config in checkpoint ({exc})") from None
     return payload

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from .config import TrainConfig, describe_range, field_type, fields
+from .presets import PRESETS, get_preset
 
 
 def _flag(name: str) -> str:
@@ -21,7 +22,7 @@ def _flag(name: str) -> str:
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field; values stay raw strings until TrainConfig.from_dict checks them."""
-    group = parser.add_argument_group("hyperparameters (from TrainConfig)")
+    group = parser.add_argument_group("hyperparameters (from TrainConfig; defaults shown, or the --preset's)")
     for f in fields():
         # argparse treats % as a format character.
         help_text = f"{f.metadata['help']}; {describe_range(f)} (default: {f.default})".replace("%", "%%")
@@ -32,9 +33,11 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> TrainConfig:
+    """The preset's values (if --preset was given), overridden by every flag given."""
     given = {f.name: getattr(args, f.name) for f in fields() if getattr(args, f.name) is not None}
     try:
-        return TrainConfig.from_dict(given)
+        base = get_preset(args.preset).values if getattr(args, "preset", None) else {}
+        return TrainConfig.from_dict({**base, **given})
     except ValueError as exc:
         parser.error(str(exc))  # exits with status 2
 
@@ -53,6 +56,14 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     add("data", "obtain MNIST (offline if need be) and verify the four files by MD5")
 
     p = add("train", "train a model and save its checkpoint")
+    p.add_argument(
+        "--preset",
+        default=None,
+        choices=list(PRESETS),
+        metavar="NAME",
+        help="start from a named recipe; the flags given override it. "
+        + "; ".join(f"{p.name}: {p.title}" for p in PRESETS.values()).replace("%", "%%"),
+    )
     add_config_flags(p)
     p.add_argument("--out", default=None, help="checkpoint path (default: checkpoints/<model>-<time>.pt)")
     p.add_argument("--json", action="store_true", help="print the final metrics as one JSON object")

@@ -16,24 +16,11 @@ from torch import nn
 from .checkpoint import BUNDLED_DEFAULT, LoadedModel, load_model
 from .config import TrainConfig
 from .preprocess import to_mnist
+from .presets import BEST_PRESET, PRESETS
 
 # The recipe of the bundled default model (checkpoints/README.md), also used to train one when
-# the file is missing. Keep the two in step.
-DEFAULT_RECIPE = dict(
-    model="cnn_large",
-    epochs=20,
-    batch_size=128,
-    optimizer="adamw",
-    lr=0.02,
-    beta1=0.7,
-    beta2=0.9,
-    scheduler="onecycle",
-    label_smoothing=0.1,
-    dropout=0.25,
-    rotation=10.0,
-    shift=0.1,
-    scale=0.1,
-)
+# the file is missing: the `cnn_large_best` preset, which pins every field.
+DEFAULT_RECIPE = PRESETS[BEST_PRESET].values
 
 _train_lock = threading.Lock()
 
@@ -50,8 +37,10 @@ class Prediction:
     def confidence(self) -> float:
         return max(self.probabilities) if self.digit is not None else 0.0
 
-
-NO_DIGIT = [0.0] * 10
+    @classmethod
+    def nothing(cls) -> Prediction:
+        """No digit to read: all ten probabilities zero."""
+        return cls(None, [0.0] * 10, None)
 
 
 def ensure_default_model(path: Path = BUNDLED_DEFAULT, progress: Callable[[str], None] = print) -> Path:
@@ -100,7 +89,7 @@ class Predictor:
         """Read many images with one forward pass; blank ones get digit=None."""
         small = [to_mnist(image) for image in images]
         readable = [i for i, s in enumerate(small) if s is not None]
-        results = [Prediction(None, list(NO_DIGIT), None) for _ in images]
+        results = [Prediction.nothing() for _ in images]
         if readable:
             probs = self.probabilities(np.stack([small[i] for i in readable]))
             for i, p in zip(readable, probs):

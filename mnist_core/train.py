@@ -118,9 +118,7 @@ def train(
         raise ValueError(f"batch_size: {cfg.batch_size} is larger than the training set ({n} images)")
     # The whole set lives on the device as uint8; a step only indexes it (through train_idx).
     train_x, train_y, train_idx = data.train_images.to(device), data.train_labels.to(device), train_idx.to(device)
-    # An epoch passes over `per_epoch` images: all of them, or a fresh random share of them.
-    per_epoch = max(cfg.batch_size, round(n * cfg.epoch_fraction))
-    steps_per_epoch = math.ceil(per_epoch / cfg.batch_size)
+    steps_per_epoch = math.ceil(n / cfg.batch_size)
     autocast = precision_autocast(cfg.precision, device)
     total_steps = cfg.epochs * steps_per_epoch
 
@@ -141,11 +139,11 @@ def train(
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         epoch_start = time.perf_counter()
-        order = train_idx[torch.randperm(n, generator=shuffle_gen)[:per_epoch].to(device)]
+        order = train_idx[torch.randperm(n, generator=shuffle_gen).to(device)]
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.long)
         window_loss, window_steps, window_start = torch.zeros((), device=device), 0, time.perf_counter()
-        for batch_start in range(0, per_epoch, cfg.batch_size):
+        for batch_start in range(0, n, cfg.batch_size):
             if stop.is_set():
                 stopped = True
                 break
@@ -192,8 +190,8 @@ def train(
             scheduler.step()
         record = {
             "epoch": epoch,
-            "train_loss": loss_sum.item() / per_epoch,
-            "train_acc": correct.item() / per_epoch,
+            "train_loss": loss_sum.item() / n,
+            "train_acc": correct.item() / n,
             "lr": optimizer.param_groups[0]["lr"],
             "seconds": round(train_seconds, 3),
         }
@@ -215,7 +213,7 @@ def train(
                 train_seconds,
                 record["lr"],
                 metrics=record,
-                samples_per_sec=per_epoch * epoch / max(train_seconds, 1e-9),
+                samples_per_sec=n * epoch / max(train_seconds, 1e-9),
             )
         )
 

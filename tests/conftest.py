@@ -8,8 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mnist_core.app.jobs import Caps, InThread, JobManager
+from mnist_core.app.registry import RunRegistry
 from mnist_core.checkpoint import BUNDLED_DEFAULT
 from mnist_core.data import MNISTTensors, load_mnist
+from tests.support.lab import Lab
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +39,15 @@ def write_idx(root: Path, n_train: int = 64, n_test: int = 32, seed: int = 0) ->
         (raw / f"{prefix}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 2051, n, 28, 28) + images.tobytes())
         (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, n) + labels.tobytes())
     return root
+
+
+@pytest.fixture
+def lab(tmp_path: Path, monkeypatch, mnist, default_checkpoint) -> Lab:
+    """The app's handlers with a fresh in-thread job manager and an empty temporary checkpoint folder."""
+    folder = tmp_path / "runs"
+    folder.mkdir(exist_ok=True)
+    monkeypatch.setenv("MNIST_CHECKPOINT_DIR", str(folder))
+    return Lab(JobManager(caps=Caps(), runner=InThread(lambda: mnist)), RunRegistry(bundled=default_checkpoint), folder)
 
 
 @pytest.fixture

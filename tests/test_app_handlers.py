@@ -12,9 +12,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+import app as app_module
 from mnist_core.app import charts
 from mnist_core.app.jobs import Caps, InThread, JobBusyError, JobError, JobManager, JobState
 from mnist_core.app.registry import DEFAULT_NAME, RunRegistry, UnknownRunError
+from mnist_core.app.tabs.draw import NO_DIGIT
+from mnist_core.app.tabs.evaluate import MISCLASSIFIED_SHOWN
+from mnist_core.app.widgets import hyperparameter_widgets
 from mnist_core.checkpoint import save_checkpoint
 from mnist_core.config import TrainConfig, fields
 from mnist_core.models import build_model
@@ -270,50 +274,40 @@ def test_enlarge_and_per_class_picks():
 
 
 # ------------------------------------------------------------------------------ app handlers
-@pytest.fixture
-def app(ckpt_dir, monkeypatch, mnist, default_checkpoint):
-    """app.py with a fresh job manager and checkpoints in a temporary folder."""
-    import app as app_module
-
-    monkeypatch.setattr(app_module, "JOBS", JobManager(caps=Caps(), runner=InThread(lambda: mnist)))
-    monkeypatch.setattr(app_module, "REGISTRY", RunRegistry(bundled=default_checkpoint))
-    return app_module
-
-
-def test_predict_reads_drawings_and_files(app, tmp_path):
+def test_predict_reads_drawings_and_files(lab, tmp_path):
     for strokes, digit in ((ONE, "1"), (SEVEN, "7")):
-        label, fig, seen, info = app.predict_sketch(
+        label, fig, seen, info = lab.draw.predict_sketch(
             {"composite": drawing(strokes), "layers": [], "background": None}, None
         )
         assert max(label, key=label.get) == digit, label
-        assert seen.shape == (168, 168) and f"**{digit}**" in info and len(fig.data[0].y) == 10
+        assert Image.open(seen).size == (168, 168) and f"**{digit}**" in info and len(fig.data[0].y) == 10
     path = tmp_path / "seven.png"
     Image.fromarray(drawing(SEVEN)).save(path)
-    label, *_ = app.predict_upload(str(path), DEFAULT_NAME)
+    label, *_ = lab.draw.predict_upload(str(path), DEFAULT_NAME)
     assert max(label, key=label.get) == "7"
 
 
-def test_an_empty_canvas_is_no_digit(app):
+def test_an_empty_canvas_is_no_digit(lab):
     blank = {"composite": np.zeros((336, 336, 4), np.uint8), "layers": [], "background": None}
     for sketch in (None, blank):
-        label, fig, seen, info = app.predict_sketch(sketch, None)
-        assert label == app.NO_DIGIT and seen is None and "Nothing to read" in info
-    assert app.predict_upload(None, None)[0] == app.NO_DIGIT
+        label, fig, seen, info = lab.draw.predict_sketch(sketch, None)
+        assert label == NO_DIGIT and seen is None and "Nothing to read" in info
+    assert lab.draw.predict_upload(None, None)[0] == NO_DIGIT
 
 
-def test_bad_model_names_and_images_give_readable_errors(app, tmp_path):
+def test_bad_model_names_and_images_give_readable_errors(lab, tmp_path):
     with pytest.raises(gr.Error, match="unknown model '../../etc/passwd'"):
-        app.predict_upload(str(tmp_path / "x.png"), "../../etc/passwd")
+        lab.draw.predict_upload(str(tmp_path / "x.png"), "../../etc/passwd")
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"definitely not a PNG")
     with pytest.raises(gr.Error, match="bad.png is not an image") as refused:
-        app.predict_upload(str(bad), None)
+        lab.draw.predict_upload(str(bad), None)
     assert str(tmp_path) not in str(refused.value.message)  # no server paths in messages
 
 
-def test_random_test_digit_shows_the_true_label(app):
-    shown, label, fig, seen, info = app.random_test_digit(None)
-    assert shown.shape == (280, 280) and "true label" in info and isinstance(label, dict)
+def test_random_test_digit_shows_the_true_label(lab):
+    shown, label, fig, seen, info = lab.draw.random_test_digit(None)
+    assert Image.open(shown).size == (280, 280) and "true label" in info and isinstance(label, dict)
 
 
 @pytest.mark.parametrize(
@@ -326,33 +320,33 @@ def test_random_test_digit_shows_the_true_label(app):
         ({"bogus": 1}, "unknown hyperparameter"),
     ],
 )
-def test_start_training_validates_like_the_config(app, values, message):
+def test_start_training_validates_like_the_config(lab, values, message):
     with pytest.raises(gr.Error, match=re.escape(message)):
-        app.start_training(**values)
-    assert not app.JOBS.busy()
+        lab.train.start_training(**values)
+    assert not lab.ctx.jobs.busy()
 
 
-def test_start_stop_status_and_poll(app, ckpt_dir):
-    assert "No run in progress" in app.stop_training()
-    started = app.start_training(**{**TINY, "epochs": 1})
+def test_start_stop_status_and_poll(lab):
+    assert "No run in progress" in lab.train.stop_training()
+    started = lab.train.start_training(**{**TINY, "epochs": 1})
     assert started.startswith("Started run")
     with pytest.raises(gr.Error, match="(?i)a run is in progress"):
-        app.start_training(**TINY)
-    wait_done(app.JOBS)
-    status = app.training_status()
+        lab.train.start_training(**TINY)
+    wait_done(lab.ctx.jobs)
+    status = lab.train.training_status()
     assert status["status"] == "done" and status["metrics"]["test_accuracy"] > 0.5
 
-    outputs = app.poll({}, [], DEFAULT_NAME)
+    outputs = lab.curves.poll({}, [], DEFAULT_NAME)
     progress, message, steps, loss, acc, model, overlay, table, seen = outputs
     assert 'data-status="done"' in progress and "finished" in message
     assert len(steps.data) == 1 and len(loss.data) == 2
     assert status["run"] in model.choices[-1] and model.value == DEFAULT_NAME
     assert list(table["name"]) == [DEFAULT_NAME, status["run"]]
-    again = app.poll(seen, [], DEFAULT_NAME)
+    again = lab.curves.poll(seen, [], DEFAULT_NAME)
     assert all(o == gr.skip() for o in again[:-1])  # nothing changed: nothing sent
 
 
-def test_poll_redraws_the_epoch_charts_only_when_an_epoch_completes(app, monkeypatch):
+def test_poll_redraws_the_epoch_charts_only_when_an_epoch_completes(lab, monkeypatch):
     state = JobState(run_id=1, version=1, status="running", epochs=2, name="cnn-live")
     state.steps_history.append({"step": 10, "epoch": 0.1, "loss": 2.0})
 
@@ -360,46 +354,46 @@ def test_poll_redraws_the_epoch_charts_only_when_an_epoch_completes(app, monkeyp
         def snapshot(self) -> JobState:
             return copy.deepcopy(state)
 
-    monkeypatch.setattr(app, "JOBS", Jobs())
-    first = app.poll({}, [], DEFAULT_NAME)
+    monkeypatch.setattr(lab.ctx, "jobs", Jobs())
+    first = lab.curves.poll({}, [], DEFAULT_NAME)
     assert len(first[2].data) == 1 and first[3] != gr.skip() and first[4] != gr.skip()
     state.version += 1
     state.steps_history.append({"step": 20, "epoch": 0.2, "loss": 1.5})
-    second = app.poll(first[-1], [], DEFAULT_NAME)
+    second = lab.curves.poll(first[-1], [], DEFAULT_NAME)
     assert list(second[2].data[0].y) == [2.0, 1.5]  # the step chart moves...
     assert second[3] == gr.skip() and second[4] == gr.skip()  # ...the epoch charts are not resent
     state.version += 1
     state.epoch = 1
     state.epochs_history.append({"epoch": 1, "train_loss": 1.2, "train_acc": 0.6, "val_loss": 1.1, "val_acc": 0.7})
-    third = app.poll(second[-1], [], DEFAULT_NAME)
+    third = lab.curves.poll(second[-1], [], DEFAULT_NAME)
     assert len(third[3].data) == 2 and list(third[4].data[1].y) == [0.7]  # train and validation, drawn anew
 
 
-def test_evaluate_handler(app, trained):
+def test_evaluate_handler(lab, trained):
     folder, jobs = trained
-    app.REGISTRY = RunRegistry(directory=folder, bundled=None)
+    lab.ctx.registry = RunRegistry(directory=folder, bundled=None)
     name = jobs.snapshot().name
-    summary, confusion, table, gallery = app.evaluate_model(name, progress=lambda *a, **k: None)
+    summary, confusion, table, gallery = lab.evaluate.evaluate_model(name, progress=lambda *a, **k: None)
     assert name in summary and "test accuracy" in summary
     assert len(confusion.data[0].z) == 10 and list(table["digit"]) == list(range(10))
-    assert 0 < len(gallery) <= app.MISCLASSIFIED_SHOWN and "true" in gallery[0][1]
+    assert 0 < len(gallery) <= MISCLASSIFIED_SHOWN and "true" in gallery[0][1]
     with pytest.raises(gr.Error, match="unknown model"):
-        app.evaluate_model("../checkpoints/default", progress=lambda *a, **k: None)
+        lab.evaluate.evaluate_model("../checkpoints/default", progress=lambda *a, **k: None)
 
 
-def test_runs_and_data_handlers(app, ckpt_dir):
-    (ckpt_dir / "broken.pt").write_bytes(b"junk")
-    table, note = app.runs_table()
+def test_runs_and_data_handlers(lab):
+    (lab.folder / "broken.pt").write_bytes(b"junk")
+    table, note = lab.runs.runs_table()
     assert list(table["name"]) == [DEFAULT_NAME] and "broken.pt" in note
-    first = app.data_samples("first 30 training digits")
-    assert len(first) == 30 and first[0][1] == "#0: label 5" and first[0][0].shape == (84, 84)
-    per_class = app.data_samples("3 random digits of each class")
+    first = lab.data.samples("first 30 training digits")
+    assert len(first) == 30 and first[0][1] == "#0: label 5" and Image.open(first[0][0]).size == (84, 84)
+    per_class = lab.data.samples("3 random digits of each class")
     assert [c.split("label ")[1] for _, c in per_class] == [str(d) for d in range(10) for _ in range(3)]
 
 
-def test_widgets_come_from_the_config_metadata(app):
+def test_widgets_come_from_the_config_metadata(lab):
     with gr.Blocks():
-        widgets = app.hyperparameter_widgets()
+        widgets = hyperparameter_widgets(lab.ctx.jobs.caps)
     assert list(widgets) == [f.name for f in fields()]
     for f in fields():
         w, m = widgets[f.name], f.metadata
@@ -410,33 +404,25 @@ def test_widgets_come_from_the_config_metadata(app):
             assert (w.minimum, w.maximum) == (m["min"], m["max"]), f.name
 
 
-def test_the_epochs_slider_follows_the_server_cap(app, monkeypatch):
-    monkeypatch.setattr(app, "JOBS", JobManager(caps=Caps(max_epochs=3)))
+def test_the_epochs_slider_follows_the_server_cap(lab, monkeypatch):
+    monkeypatch.setattr(lab.ctx, "jobs", JobManager(caps=Caps(max_epochs=3)))
     with gr.Blocks():
-        widgets = app.hyperparameter_widgets()
+        widgets = hyperparameter_widgets(lab.ctx.jobs.caps)
     assert widgets["epochs"].maximum == 3
     assert widgets["lr"].minimum == 1e-5  # log-scale field: a Number with the metadata's bounds
 
 
-def test_curves_overlay_the_selected_past_runs(app, trained):
+def test_curves_overlay_the_selected_past_runs(lab, trained):
     folder, jobs = trained
-    app.REGISTRY = RunRegistry(directory=folder, bundled=None)
+    lab.ctx.registry = RunRegistry(directory=folder, bundled=None)
     name = jobs.snapshot().name
-    steps, loss, acc = app.curve_figures([name, "no-such-run"])
+    steps, loss, acc = lab.curves.curve_figures([name, "no-such-run"])
     assert [t.name for t in steps.data] == [name] and len(loss.data) == 2 and len(acc.data) == 2
-    steps, loss, acc = app.curve_figures([])
+    steps, loss, acc = lab.curves.curve_figures([])
     assert not steps.data and "No steps yet" in steps.layout.annotations[0].text
 
 
-def test_demo_builds_with_the_api_names(app):
-    demo = app.build_demo()
+def test_demo_builds_with_the_api_names(lab):
+    demo = app_module.build_demo(lab.ctx.jobs, lab.ctx.registry)
     names = {dep.get("api_name") for dep in demo.config["dependencies"] if dep.get("api_visibility") == "public"}
     assert {"predict", "train", "stop", "status", "evaluate", "runs"} <= names
-
-
-def test_the_queue_polls_calmly_when_idle(app):
-    """Gradio's own idle loop wakes every 1 ms; the app slows it down (see app.configure_queue)."""
-    demo = app.configure_queue(app.build_demo())
-    assert demo._queue.sleep_when_free == app.QUEUE_IDLE_POLL_SECONDS, "Gradio renamed its queue's idle poll"
-    assert demo._queue.progress_update_sleep_when_free == app.QUEUE_PROGRESS_POLL_SECONDS
-    assert demo._queue.max_size == 64

@@ -75,3 +75,66 @@ def test_every_field_documents_its_range():
         f_default = f.default
         # the default itself must be allowed
         TrainConfig.from_dict({f.name: f_default})
+
+
+def test_every_field_has_a_known_group_and_a_form_sees_them_all_once():
+    from mnist_core.config import GROUPS, field_groups
+
+    groups = field_groups()
+    assert list(groups) == list(GROUPS) and all(groups.values())
+    assert sorted(sum(groups.values(), [])) == sorted(f.name for f in fields())
+
+
+def test_the_basic_controls_are_the_most_used_five():
+    from mnist_core.config import basic_fields
+
+    assert set(basic_fields()) == {"model", "epochs", "lr", "batch_size", "optimizer"}
+
+
+@pytest.mark.parametrize(
+    "values, field, expected",
+    [
+        ({"optimizer": "sgd", "scheduler": "step"}, "momentum", True),
+        ({"optimizer": "sgd"}, "momentum", False),  # one-cycle cycles the momentum itself
+        ({"optimizer": "adamw"}, "momentum", False),
+        ({"optimizer": "sgd"}, "nesterov", True),
+        ({"optimizer": "adam"}, "nesterov", False),
+        ({}, "beta1", True),  # adamw by default
+        ({"optimizer": "adam"}, "beta2", True),
+        ({"optimizer": "sgd"}, "beta1", False),
+        ({"optimizer": "adadelta"}, "beta2", False),
+        ({"model": "mlp"}, "hidden_sizes", True),
+        ({}, "hidden_sizes", False),
+        ({"model": "cnn_large"}, "hidden_sizes", False),
+        ({"scheduler": "step"}, "step_size", True),
+        ({"scheduler": "step"}, "gamma", True),
+        ({"scheduler": "onecycle"}, "gamma", False),
+        ({"model": "cnn", "optimizer": "sgd"}, "lr", True),
+    ],
+)
+def test_applicability_is_read_from_the_field_metadata(values, field, expected):
+    from mnist_core.config import applicable
+
+    assert applicable(values, field) is expected
+    assert applicable(TrainConfig(**values), field) is expected
+
+
+def test_relevant_fields_hide_what_does_not_apply():
+    from mnist_core.config import applicable, relevant_fields
+
+    shown = relevant_fields({"model": "mlp", "optimizer": "sgd", "scheduler": "step"})
+    assert {"hidden_sizes", "momentum", "nesterov", "step_size", "gamma"} <= set(shown)
+    assert not {"beta1", "beta2"} & set(shown)
+    shown = relevant_fields(TrainConfig())
+    assert not {"hidden_sizes", "momentum", "nesterov", "step_size", "gamma"} & set(shown)
+    assert len(shown) == len(fields()) - 5
+    with pytest.raises(ValueError, match="unknown hyperparameter: bogus"):
+        applicable({}, "bogus")
+
+
+def test_batch_size_runs_over_powers_of_two():
+    from mnist_core.config import pow2_values
+
+    batch = next(f for f in fields() if f.name == "batch_size")
+    assert batch.metadata["scale"] == "pow2"
+    assert pow2_values(batch) == [2**k for k in range(14)]  # 1 .. 8192

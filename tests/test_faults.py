@@ -154,20 +154,7 @@ def test_app_killed_while_saving_restarts_with_its_runs_intact(tmp_path):
 
 
 # ---------------------------------------------------------------------------- stop mid-epoch
-@pytest.fixture
-def app(tmp_path, monkeypatch, mnist, default_checkpoint):
-    import app as app_module
-
-    folder = tmp_path / "runs"
-    folder.mkdir()
-    monkeypatch.setenv("MNIST_CHECKPOINT_DIR", str(folder))
-    monkeypatch.setattr(app_module, "JOBS", JobManager(caps=Caps(), runner=InThread(lambda: mnist)))
-    monkeypatch.setattr(app_module, "REGISTRY", RunRegistry(bundled=default_checkpoint))
-    app_module.folder = folder
-    return app_module
-
-
-def test_stop_during_an_epoch_keeps_the_last_completed_one_and_the_ui_is_ready(app, monkeypatch):
+def test_stop_during_an_epoch_keeps_the_last_completed_one_and_the_ui_is_ready(lab, monkeypatch):
     import mnist_core.train
 
     run = {**TINY, "epochs": 3}  # 2000 images in batches of 64: 32 steps per epoch
@@ -184,14 +171,14 @@ def test_stop_during_an_epoch_keeps_the_last_completed_one_and_the_ui_is_ready(a
         return real_affine(*args, **kwargs)
 
     monkeypatch.setattr(mnist_core.train, "random_affine", pausing_affine)
-    assert app.start_training(**run).startswith("Started run")
+    assert lab.train.start_training(**run).startswith("Started run")
     wait_for(paused.is_set, 300, "the second epoch to be under way")
-    during = app.JOBS.snapshot()
+    during = lab.ctx.jobs.snapshot()
     assert during.epoch == 1 and during.status == "running"
-    app.stop_training()
+    lab.train.stop_training()
     resume.set()
-    assert app.JOBS.wait(300)
-    status = app.training_status()
+    assert lab.ctx.jobs.wait(300)
+    status = lab.train.training_status()
     assert status["status"] == "stopped" and status["epoch"] == 1, status
     assert "stopped after 1 completed epoch(s)" in status["message"] and status["metrics"]["test_accuracy"] > 0.5
     assert len(calls) == per_epoch + 2  # the thread stopped at the very next step
@@ -199,14 +186,14 @@ def test_stop_during_an_epoch_keeps_the_last_completed_one_and_the_ui_is_ready(a
     payload = read_checkpoint(during.checkpoint)
     assert payload["stopped"] is True and payload["metrics"]["epochs_completed"] == 1
     assert len(payload["history"]["epochs"]) == 1 and "test_accuracy" in payload["metrics"]
-    assert RunRegistry(directory=app.folder, bundled=None).info(during.name).status == "stopped"
+    assert RunRegistry(directory=lab.folder, bundled=None).info(during.name).status == "stopped"
 
     # The page shows the stopped run, and a new run starts at once.
-    progress, message, *_ = app.poll({}, [], DEFAULT_NAME)
+    progress, message, *_ = lab.curves.poll({}, [], DEFAULT_NAME)
     assert 'data-status="stopped"' in progress and "stopped" in message
     monkeypatch.setattr(mnist_core.train, "random_affine", real_affine)
-    assert app.start_training(**TINY).startswith("Started run")
-    assert app.JOBS.wait(300) and app.training_status()["status"] == "done"
+    assert lab.train.start_training(**TINY).startswith("Started run")
+    assert lab.ctx.jobs.wait(300) and lab.train.training_status()["status"] == "done"
 
 
 # ------------------------------------------------------------------- read-only or full disk
@@ -241,32 +228,32 @@ def make_read_only(folder: Path):
     pytest.skip("writes still succeed in the read-only folder")
 
 
-def _refuses_training_up_front(app, folder: Path, earlier: Path, reason: str, tmp_path: Path) -> None:
+def _refuses_training_up_front(lab, folder: Path, earlier: Path, reason: str, tmp_path: Path) -> None:
     before = earlier.read_bytes()
     with pytest.raises(
         JobError, match=rf"training is unavailable: no checkpoint can be saved on this server \({reason}"
     ):
-        app.JOBS.start(TrainConfig(**TINY))
+        lab.ctx.jobs.start(TrainConfig(**TINY))
     with pytest.raises(gr.Error, match=reason) as refused:
-        app.start_training(**TINY)
+        lab.train.start_training(**TINY)
     assert str(folder) not in refused.value.message
-    assert not app.JOBS.busy() and app.JOBS.snapshot().status == "idle"
+    assert not lab.ctx.jobs.busy() and lab.ctx.jobs.snapshot().status == "idle"
     assert earlier.read_bytes() == before  # nothing else lost: the runs are listed and usable
-    label, *_ = app.predict_upload(str(seven_png(tmp_path)), earlier.stem)
+    label, *_ = lab.draw.predict_upload(str(seven_png(tmp_path)), earlier.stem)
     assert isinstance(label, dict) and len(label) == 10  # an (untrained) model, but a prediction
 
 
-def test_read_only_checkpoint_folder_simulated(app, tmp_path, monkeypatch):
-    earlier = fake_checkpoint(app.folder / "earlier-run.pt")
+def test_read_only_checkpoint_folder_simulated(lab, tmp_path, monkeypatch):
+    earlier = fake_checkpoint(lab.folder / "earlier-run.pt")
 
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
     monkeypatch.setattr(tempfile, "mkstemp", read_only)  # every way a checkpoint file is created
-    _refuses_training_up_front(app, app.folder, earlier, "Read-only file system", tmp_path)
+    _refuses_training_up_front(lab, lab.folder, earlier, "Read-only file system", tmp_path)
 
 
-def test_read_only_checkpoint_folder_real(app, tmp_path, monkeypatch):
+def test_read_only_checkpoint_folder_real(lab, tmp_path, monkeypatch):
     folder = tmp_path / "ro-runs"
     with contextlib.ExitStack() as stack:
         if os.geteuid() == 0:
@@ -278,14 +265,14 @@ def test_read_only_checkpoint_folder_real(app, tmp_path, monkeypatch):
         make_read_only(folder)
         monkeypatch.setenv("MNIST_CHECKPOINT_DIR", str(folder))
         reason = "Read-only file system" if os.geteuid() == 0 else "Permission denied"
-        _refuses_training_up_front(app, folder, earlier, reason, tmp_path)
+        _refuses_training_up_front(lab, folder, earlier, reason, tmp_path)
 
 
-def _disk_full_mid_run(app, folder: Path, earlier: Path) -> None:
+def _disk_full_mid_run(lab, folder: Path, earlier: Path) -> None:
     before = earlier.read_bytes()
-    state = app.JOBS.start(TrainConfig(**{**TINY, "epochs": 3}))
-    assert app.JOBS.wait(300)
-    final = app.JOBS.snapshot()
+    state = lab.ctx.jobs.start(TrainConfig(**{**TINY, "epochs": 3}))
+    assert lab.ctx.jobs.wait(300)
+    final = lab.ctx.jobs.snapshot()
     name = Path(state.checkpoint).name
     assert final.status == "failed", final.message
     assert f"cannot save checkpoint {name}: No space left on device; any earlier version of it is unchanged" in (
@@ -298,11 +285,11 @@ def _disk_full_mid_run(app, folder: Path, earlier: Path) -> None:
     assert kept["metrics"]["epochs_completed"] == 1
     listing = RunRegistry(directory=folder, bundled=None).listing()
     assert sorted(listing.names) == sorted([earlier.stem, Path(name).stem]) and listing.problems == []
-    assert not app.JOBS.busy()
+    assert not lab.ctx.jobs.busy()
 
 
-def test_disk_full_during_a_run_simulated(app, monkeypatch):
-    earlier = fake_checkpoint(app.folder / "earlier-run.pt")
+def test_disk_full_during_a_run_simulated(lab, monkeypatch):
+    earlier = fake_checkpoint(lab.folder / "earlier-run.pt")
     real_fsync, calls = os.fsync, []
 
     def fsync(fd):
@@ -312,13 +299,13 @@ def test_disk_full_during_a_run_simulated(app, monkeypatch):
         return real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
-    _disk_full_mid_run(app, app.folder, earlier)
+    _disk_full_mid_run(lab, lab.folder, earlier)
     monkeypatch.setattr(os, "fsync", real_fsync)
-    app.JOBS.start(TrainConfig(**TINY))  # space is back: the next run saves normally
-    assert app.JOBS.wait(300) and app.JOBS.snapshot().status == "done"
+    lab.ctx.jobs.start(TrainConfig(**TINY))  # space is back: the next run saves normally
+    assert lab.ctx.jobs.wait(300) and lab.ctx.jobs.snapshot().status == "done"
 
 
-def test_disk_full_during_a_run_real(app, tmp_path, monkeypatch):
+def test_disk_full_during_a_run_real(lab, tmp_path, monkeypatch):
     probe = fake_checkpoint(tmp_path / "probe.pt")  # what one checkpoint of this run weighs
     size = probe.stat().st_size
     folder = tmp_path / "small-disk"
@@ -327,7 +314,7 @@ def test_disk_full_during_a_run_real(app, tmp_path, monkeypatch):
     with tmpfs(folder, size=((2 * size + size // 2) // 4096 + 1) * 4096):
         earlier = fake_checkpoint(folder / "earlier-run.pt")
         monkeypatch.setenv("MNIST_CHECKPOINT_DIR", str(folder))
-        _disk_full_mid_run(app, folder, earlier)
+        _disk_full_mid_run(lab, folder, earlier)
         with pytest.raises(CheckpointWriteError, match="No space left on device"):  # torch alone: "unexpected pos"
             save_checkpoint(folder / "another.pt", build_model(TrainConfig(**TINY)), TrainConfig(**TINY), {}, {})
 

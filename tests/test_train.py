@@ -95,15 +95,6 @@ def test_random_affine_keeps_shape_and_moves_pixels():
     assert 0.5 < y.sum() / x.sum() < 1.5  # ink is moved, not created or lost
 
 
-def test_epoch_fraction_passes_over_that_share_of_the_images(mnist):
-    events = []
-    cfg = TrainConfig(**{**SMALL, "epochs": 2, "epoch_fraction": 0.5})
-    result = train(cfg, mnist, callback=events.append)
-    assert events[0].steps == 2 * 24  # 5,000 training images: 2,500 an epoch, 20 batches of 128
-    assert result.history["epochs"][-1]["train_acc"] <= 1.0  # averaged over the 2,500 it saw
-    assert result.metrics["test_accuracy"] > 0.8
-
-
 @pytest.mark.parametrize("precision, training_dtype", [("bf16", torch.bfloat16), ("fp32", torch.float32)])
 def test_precision_sets_the_training_steps_arithmetic_only(mnist, monkeypatch, precision, training_dtype):
     import mnist_core.train as engine

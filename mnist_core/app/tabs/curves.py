@@ -1,0 +1,73 @@
+"""Curves tab and the page's timer: live loss and accuracy, overlaid past runs, what changed since the last tick."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from .. import charts
+from ..context import AppContext
+from ..jobs import JobState
+from ..registry import Listing
+from .train import progress_html
+
+
+def _listing_signature(listing: Listing) -> tuple:
+    return tuple((run.name, run.status, run.metrics.get("epochs_completed")) for run in listing.runs)
+
+
+class CurvesTab:
+    """Handlers of the Curves tab and of the timer that keeps the page current."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    def _series(self, overlay: list[str] | None, live: JobState | None, listing: Listing | None = None):
+        runs: list[charts.Series] = []
+        if live is not None and live.run_id:
+            runs.append(
+                charts.Series(f"{live.name} (this server's latest run)", live.steps_history, live.epochs_history)
+            )
+        listing = listing if listing is not None else self.ctx.registry.listing()
+        for name in overlay or []:
+            info = listing.get(name)
+            if info is None or (live is not None and live.run_id and info.name == live.name):
+                continue
+            runs.append(charts.Series(info.name, info.history.get("steps") or [], info.history.get("epochs") or []))
+        return runs
+
+    def curve_figures(self, overlay: list[str] | None) -> tuple:
+        """Step loss, epoch loss and epoch accuracy for the live run plus the selected past runs."""
+        runs = self._series(overlay, self.ctx.jobs.snapshot())
+        return charts.step_loss_figure(runs), charts.epoch_loss_figure(runs), charts.epoch_accuracy_figure(runs)
+
+    def poll(self, seen: dict | None, overlay: list[str] | None, model: str | None) -> tuple:
+        """Timer tick: refresh what changed since this browser's last tick (else skip every output).
+
+        Outputs: progress, status, the three curves, the model picker, the overlay picker, the runs
+        table, and this browser's new `seen` state.
+        """
+        seen = dict(seen or {})
+        s = self.ctx.jobs.snapshot()
+        listing = self.ctx.registry.listing()
+        signature = _listing_signature(listing)
+        job_changed = seen.get("version") != s.version or (s.active and seen.get("elapsed") != int(s.elapsed))
+        runs_changed = seen.get("runs") != signature
+        skip = gr.skip()
+        outputs = [skip] * 8
+        # The step chart moves with every event; the two epoch charts only when an epoch completes.
+        # Redrawing only what changed keeps the page (and a browser on this machine) off the CPU the run trains on.
+        epochs = [s.run_id, len(s.epochs_history)]
+        if job_changed:
+            outputs[0:2] = [progress_html(s), s.message]
+            if seen.get("version") != s.version:
+                runs = self._series(overlay, s, listing)
+                outputs[2] = charts.step_loss_figure(runs)
+                if seen.get("epochs") != epochs:
+                    outputs[3:5] = charts.epoch_loss_figure(runs), charts.epoch_accuracy_figure(runs)
+        if runs_changed:
+            names = [name for name, *_ in signature]
+            outputs[5] = gr.Dropdown(choices=names, value=model if model in names else (names[0] if names else None))
+            outputs[6] = gr.Dropdown(choices=names)
+            outputs[7] = listing.dataframe()
+        seen.update(version=s.version, elapsed=int(s.elapsed), runs=signature, epochs=epochs)
+        return (*outputs, seen)
