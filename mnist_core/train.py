@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import random_affine
+from .calibrate import model_temperature
 from .checkpoint import save_checkpoint
 from .config import TrainConfig
 from .data import MNISTTensors, load_mnist_cached, split_train_val
@@ -223,8 +224,10 @@ def train(
     if completed:
         test = evaluate(model, data.test_images, data.test_labels)
         metrics.update(test_accuracy=test.accuracy, test_loss=test.loss)
+        # Calibrated confidence (mnist_core/calibrate.py): None without a validation split.
+        extra = {"device": device.type, "stopped": stopped, "temperature": model_temperature(model, val_x, val_y)}
         if checkpoint_path:
-            saved = save_checkpoint(checkpoint_path, model, cfg, history, metrics, device=device.type, stopped=stopped)
+            saved = save_checkpoint(checkpoint_path, model, cfg, history, metrics, **extra)
     message = "stopped" if stopped else "done"
     if stopped:
         message += (
