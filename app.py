@@ -62,31 +62,15 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
                     random_btn = gr.Button("Random test digit", scale=0)
                     # type="filepath" with preprocess=False: mnist_core reads the file and explains a
                     # text file named .png or a decompression bomb, not Gradio's bare "Error".
-                    upload = gr.Image(
-                        label="...or upload a photo",
-                        type="filepath",
-                        image_mode=None,
-                        sources=["upload", "clipboard"],
-                        height=150,
-                    )
+                    upload = gr.Image(label="...or upload a photo", type="filepath", image_mode=None, **draw.UPLOAD)
                 upload.upload(draw_tab.show_upload, [upload, model], result, preprocess=False, **PRIVATE, **PREDICT)
                 random_btn.click(draw_tab.random_test_digit, model, result, api_name="random_digit", **PREDICT)
                 # API: `predict` (one digit: label, chart, 28x28 view, text) and `read_number` take plain files.
-                api_image, api_predict, api_number = (
-                    gr.File(visible=False),
-                    gr.Button(visible=False),
-                    gr.Button(visible=False),
-                )
-                outs = [
-                    gr.Label(visible=False),
-                    gr.Plot(visible=False),
-                    gr.Image(visible=False),
-                    gr.Markdown(visible=False),
-                ]
-                api_predict.click(draw_tab.predict_upload, [api_image, model], outs, api_name="predict", **PREDICT)
-                number_json = gr.JSON(visible=False)
-                api_number.click(
-                    draw_tab.read_number, [api_image, model], number_json, api_name="read_number", **PREDICT
+                api_image, api_outs = gr.File(visible=False), draw.api_outputs()
+                api = dict(inputs=[api_image, model], **PREDICT)
+                gr.Button(visible=False).click(draw_tab.predict_upload, outputs=api_outs, api_name="predict", **api)
+                gr.Button(visible=False).click(
+                    draw_tab.read_number, outputs=gr.JSON(visible=False), api_name="read_number", **api
                 )
 
             with gr.Tab("Train", id="train"):
@@ -178,7 +162,7 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
             concurrency_limit=None,
             **PRIVATE,
         )
-        model.change(None, js="() => window.drawPad && window.drawPad.send(true)")  # re-read the drawing
+        model.change(None, js="() => { window.drawPad?.send(true); }")  # re-read the drawing
         demo.load(curves_tab.curve_figures, overlay, curve_plots, **PRIVATE)
     return demo
 

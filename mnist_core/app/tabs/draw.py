@@ -39,6 +39,7 @@ PAD_HTML = """<div class="pad-wrap">
 DATA_URL_PREFIX = "data:image/png;base64,"
 MAX_DRAWING_CHARS = 4_000_000  # a canvas PNG is ~10 KB; anything near this is not a drawing
 MAX_DRAWING_SIDE = 4096
+UPLOAD = dict(sources=["upload", "clipboard"], height=150, elem_id="upload")  # the "...or upload a photo" box
 
 __all__ = ["CSS", "NO_DIGIT", "DrawTab", "Reading", "pad", "prediction_outputs", "result_html"]
 
@@ -59,6 +60,11 @@ def prediction_outputs(prediction: Prediction, info: str = "", true_label: int |
     )
 
 
+def api_outputs() -> list:
+    """The `predict` API's hidden outputs: label, probability chart, 28x28 view, text (see prediction_outputs)."""
+    return [gr.Label(visible=False), gr.Plot(visible=False), gr.Image(visible=False), gr.Markdown(visible=False)]
+
+
 def decode_drawing(data_url: Any) -> np.ndarray:
     """The pad's PNG data URL as a grey uint8 array; ImageError names what is wrong with anything else."""
     if not isinstance(data_url, str) or not data_url.startswith(DATA_URL_PREFIX):
@@ -70,7 +76,8 @@ def decode_drawing(data_url: Any) -> np.ndarray:
         with Image.open(io.BytesIO(raw)) as image:
             if image.format != "PNG" or max(image.size) > MAX_DRAWING_SIDE:
                 raise ImageError(f"the drawing must be a PNG of at most {MAX_DRAWING_SIDE} px a side")
-            return np.asarray(image.convert("L"))
+            rgba = image.convert("RGBA")  # transparent parts are the paper: composite on white
+            return np.asarray(Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("L"))
     except (binascii.Error, UnidentifiedImageError, OSError, ValueError) as exc:
         if isinstance(exc, ImageError):
             raise
@@ -83,7 +90,8 @@ class DrawTab:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
 
-    def _reading(self, image: Any, model: str | None) -> Reading:
+    def reading(self, image: Any, model: str | None) -> Reading:
+        """Read any image (array, PIL image, file path) with the chosen model; bad input or model: gr.Error."""
         try:
             return read(self.ctx.registry.predictor(model), image)
         except (CheckpointError, ImageError) as exc:
@@ -99,7 +107,7 @@ class DrawTab:
         request = request if isinstance(request, dict) else {}
         model = request.get("model") or None
         try:
-            reading = self._reading(decode_drawing(request.get("image")), model if isinstance(model, str) else None)
+            reading = self.reading(decode_drawing(request.get("image")), model if isinstance(model, str) else None)
         except (gr.Error, ImageError) as exc:
             message = exc.message if isinstance(exc, gr.Error) else str(exc)
             return {"error": message, "html": result_html(Reading(), f"Cannot read the drawing: {message}")}
@@ -119,7 +127,7 @@ class DrawTab:
         if path is None:
             return result_html(Reading())
         try:
-            reading = self._reading(path, model)
+            reading = self.reading(path, model)
             with Image.open(path) as pil:
                 return result_html(reading, marked=marked_copy(pil, reading))
         except gr.Error as exc:
@@ -131,7 +139,7 @@ class DrawTab:
         if path is None:
             return {"number": None, "digits": []}
         try:
-            found = self._reading(path, model).as_json()
+            found = self.reading(path, model).as_json()
         except gr.Error as exc:
             raise _named(exc, path, name) from None
         found["digits"] = [{k: d[k] for k in ("digit", "confidence", "box")} for d in found["digits"]]
@@ -163,7 +171,7 @@ class DrawTab:
         index = sample_test(data, 1)[0]
         label = int(data.test_labels[index])
         image = data.test_images[index].numpy()  # uint8, white on black
-        reading = self._reading(image, model)
+        reading = self.reading(image, model)
         mark = "correct" if reading.number == str(label) else "wrong"
         info = f"Test image #{index}, true label {label} ({mark})."
         big = Image.fromarray(charts.enlarge(image, 168))

@@ -64,7 +64,9 @@ function mark(digits, size) {
     const b = document.createElement("span");
     b.className = "pad-box";
     b.style.cssText = `left:${x0}px;top:${y0}px;width:${x1 - x0}px;height:${y1 - y0}px`;
-    b.textContent = d.digit;
+    const label = document.createElement("b");
+    label.textContent = d.digit;
+    b.appendChild(label);
     overlay.appendChild(b);
   }
 }
@@ -140,5 +142,6 @@ element.querySelector(".pad-undo").addEventListener("click", () => {
   if (strokes.length) send(true);
   else clear();
 });
+window.drawPad = { send, clear };  // the model picker re-reads the drawing with the new model
 fit();
 paint();

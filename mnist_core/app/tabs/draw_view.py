@@ -13,7 +13,7 @@ import io
 import itertools
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from ..reading import Reading
 
@@ -39,7 +39,7 @@ def view28(image: np.ndarray | None) -> str:
 
 def marked_copy(image: Image.Image, reading: Reading) -> str:
     """A copy of an uploaded image (longer side MARKED_SIDE px) with each digit's box drawn over it."""
-    copy = image.convert("RGB")
+    copy = _displayable(image)
     copy.thumbnail((MARKED_SIDE, MARKED_SIDE))
     width, height = reading.size if all(reading.size) else image.size
     boxes = "".join(
@@ -49,6 +49,20 @@ def marked_copy(image: Image.Image, reading: Reading) -> str:
         for d in reading.digits
     )
     return f'<div class="marked"><img alt="the image read, digits boxed" src="{png_data_url(copy)}">{boxes}</div>'
+
+
+def _displayable(image: Image.Image) -> Image.Image:
+    """An upright RGB copy of any image the library could read (16-bit and float greys stretched to 8 bits)."""
+    image.draft("RGB", (2 * MARKED_SIDE, 2 * MARKED_SIDE))  # JPEGs decode at a reduced size: much faster
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        values = np.asarray(image, dtype=np.float32)
+        top = float(values.max()) or 1.0
+        image = Image.fromarray((np.clip(values / top, 0, 1) * 255).astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
+    return image.convert("RGB")
 
 
 def result_html(reading: Reading, info: str = "", marked: str = "", true_label: int | None = None) -> str:
