@@ -1,13 +1,16 @@
 """TrainConfig: the single source of truth for every hyperparameter, its default and bounds.
 
 The CLI flags, the app's widgets, validation and checkpoint metadata are all derived from the
-field metadata below, so a new hyperparameter is added here and nowhere else.
+field metadata below, so a new hyperparameter is added here and nowhere else. Sweeps search a
+field within `search=(lo, hi)` when its full range is too wide to search well (`search_log` samples
+it on a log scale), within min..max otherwise; `search=False` marks fields a sweep never varies.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,52 +26,131 @@ MAX_HIDDEN_LAYERS = 4
 HIDDEN_SIZE_RANGE = (1, 4096)
 MAX_TRAIN_SIZE = 60_000  # MNIST's training images
 
+# The groups a form shows the fields in, in this order (each field names its own in `group`).
+GROUPS = ("model", "optimizer", "schedule", "augmentation", "data & seed")
 
-def _param(default: Any, help: str, **spec: Any) -> Any:
-    """A dataclass field whose metadata carries the help text and the allowed values."""
-    return field(default=default, metadata={"help": help, **spec})
+
+def _param(default: Any, help: str, group: str, **spec: Any) -> Any:
+    """A dataclass field whose metadata carries the help text, its group and the allowed values.
+
+    Optional metadata: `applies` {other field: allowed values} (the field matters only when every
+    named field has one of those values), `basic=True` (a most-used control, shown first), and
+    `log=True` / `scale="pow2"` for a widget that should not run linearly over the range.
+    """
+    return field(default=default, metadata={"help": help, "group": group, **spec})
+
+
+# When a field applies (its `applies` metadata): every named field must hold one of these values.
+_SGD = {"optimizer": ("sgd",)}
+_SGD_MOMENTUM = {"optimizer": ("sgd",), "scheduler": tuple(s for s in SCHEDULERS if s != "onecycle")}
+_ADAM = {"optimizer": ("adam", "adamw")}
+_STEP = {"scheduler": ("step",)}
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Every hyperparameter of a training run. Construct freely; call `validate()` to check."""
 
-    model: str = _param("cnn", "network architecture", choices=MODELS)
+    model: str = _param("cnn", "network architecture", "model", choices=MODELS, basic=True)
     hidden_sizes: str = _param(
         "256,128",
         "MLP hidden layer sizes, comma separated (mlp only)",
+        "model",
+        applies={"model": ("mlp",)},
         kind="int_list",
+        search=False,
         min=HIDDEN_SIZE_RANGE[0],
         max=HIDDEN_SIZE_RANGE[1],
         max_len=MAX_HIDDEN_LAYERS,
     )
-    activation: str = _param("relu", "activation function", choices=ACTIVATIONS)
-    batch_norm: bool = _param(True, "BatchNorm after each hidden layer")
-    dropout: float = _param(0.0, "dropout probability before each hidden layer's output", min=0.0, max=0.8)
-    optimizer: str = _param("adamw", "optimizer", choices=OPTIMIZERS)
-    lr: float = _param(0.03, "peak learning rate", min=1e-5, max=10.0, log=True)
-    momentum: float = _param(0.9, "SGD momentum (sgd only)", min=0.0, max=0.999)
-    nesterov: bool = _param(False, "Nesterov momentum (sgd only)")
-    beta1: float = _param(0.7, "Adam/AdamW decay of the gradient average (adam, adamw only)", min=0.0, max=0.999)
+    activation: str = _param("relu", "activation function", "model", choices=ACTIVATIONS)
+    batch_norm: bool = _param(True, "BatchNorm after each hidden layer", "model")
+    dropout: float = _param(0.0, "dropout probability before each hidden layer's output", "model", min=0.0, max=0.8)
+    optimizer: str = _param("adamw", "optimizer", "optimizer", choices=OPTIMIZERS, basic=True)
+    lr: float = _param(
+        0.03, "peak learning rate", "optimizer", min=1e-5, max=10.0, log=True, basic=True, search=(1e-4, 0.3)
+    )
+    momentum: float = _param(
+        0.9,
+        "SGD momentum (sgd only; the one-cycle schedule cycles it from 0.95 to 0.85 itself)",
+        "optimizer",
+        min=0.0,
+        max=0.999,
+        applies=_SGD_MOMENTUM,
+    )
+    nesterov: bool = _param(False, "Nesterov momentum (sgd only)", "optimizer", applies=_SGD)
+    beta1: float = _param(
+        0.7,
+        "Adam/AdamW decay of the gradient average (adam, adamw only)",
+        "optimizer",
+        min=0.0,
+        max=0.999,
+        applies=_ADAM,
+    )
     beta2: float = _param(
-        0.9, "Adam/AdamW decay of the squared-gradient average (adam, adamw only)", min=0.0, max=0.9999
+        0.9,
+        "Adam/AdamW decay of the squared-gradient average (adam, adamw only)",
+        "optimizer",
+        min=0.0,
+        max=0.9999,
+        applies=_ADAM,
     )
-    weight_decay: float = _param(1e-4, "weight decay (L2 penalty; decoupled for adamw)", min=0.0, max=0.1)
-    scheduler: str = _param("onecycle", "learning-rate schedule", choices=SCHEDULERS)
-    step_size: int = _param(1, "epochs between decays (step schedule)", min=1, max=100)
-    gamma: float = _param(0.7, "decay factor (step schedule)", min=0.01, max=1.0)
-    label_smoothing: float = _param(0.1, "label smoothing of the cross-entropy loss", min=0.0, max=0.3)
-    epochs: int = _param(1, "passes over the training set", min=1, max=100)
-    batch_size: int = _param(128, "samples per optimisation step", min=1, max=8192)
-    rotation: float = _param(0.0, "random rotation range in degrees (augmentation)", min=0.0, max=45.0)
-    shift: float = _param(0.0, "random shift as a fraction of the image size (augmentation)", min=0.0, max=0.3)
-    scale: float = _param(0.0, "random zoom range, e.g. 0.1 = 90%..110% (augmentation)", min=0.0, max=0.3)
-    val_size: int = _param(5000, "images held out of the training set for per-epoch validation", min=0, max=20_000)
+    weight_decay: float = _param(
+        1e-4,
+        "weight decay (L2 penalty; decoupled for adamw)",
+        "optimizer",
+        min=0.0,
+        max=0.1,
+        search=(1e-6, 0.1),
+        search_log=True,
+    )
+    scheduler: str = _param("onecycle", "learning-rate schedule", "schedule", choices=SCHEDULERS)
+    step_size: int = _param(
+        1, "epochs between decays (step schedule)", "schedule", min=1, max=100, applies=_STEP, search=(1, 10)
+    )
+    gamma: float = _param(0.7, "decay factor (step schedule)", "schedule", min=0.01, max=1.0, applies=_STEP)
+    label_smoothing: float = _param(0.1, "label smoothing of the cross-entropy loss", "optimizer", min=0.0, max=0.3)
+    epochs: int = _param(1, "passes over the training set", "schedule", min=1, max=100, basic=True, search=(1, 10))
+    batch_size: int = _param(
+        128,
+        "samples per optimisation step",
+        "optimizer",
+        min=1,
+        max=8192,
+        scale="pow2",
+        basic=True,
+        search=(16, 512),
+        search_log=True,
+    )
+    rotation: float = _param(0.0, "random rotation range in degrees (augmentation)", "augmentation", min=0.0, max=45.0)
+    shift: float = _param(
+        0.0, "random shift as a fraction of the image size (augmentation)", "augmentation", min=0.0, max=0.3
+    )
+    scale: float = _param(
+        0.0, "random zoom range, e.g. 0.1 = 90%..110% (augmentation)", "augmentation", min=0.0, max=0.3
+    )
+    val_size: int = _param(
+        5000,
+        "images held out of the training set for per-epoch validation",
+        "data & seed",
+        min=0,
+        max=20_000,
+        search=False,
+    )
     train_size: int = _param(
-        0, "use only this many training images (0 = all); for quick demos", min=0, max=MAX_TRAIN_SIZE
+        0,
+        "use only this many training images (0 = all); for quick demos",
+        "data & seed",
+        min=0,
+        max=MAX_TRAIN_SIZE,
+        search=False,
     )
-    seed: int = _param(0, "random seed (same seed, same device -> same result)", min=0, max=2**31 - 1)
-    device: str = _param("auto", "compute device (auto: CUDA, else MPS, else CPU)", choices=DEVICES)
+    seed: int = _param(
+        0, "random seed (same seed, same device -> same result)", "data & seed", min=0, max=2**31 - 1, search=False
+    )
+    device: str = _param(
+        "auto", "compute device (auto: CUDA, else MPS, else CPU)", "data & seed", choices=DEVICES, search=False
+    )
 
     def validate(self) -> TrainConfig:
         """Raise ValueError naming the first bad field and its allowed values; return self."""
@@ -76,10 +158,15 @@ class TrainConfig:
             _check_field(f, getattr(self, f.name))
         if self.nesterov and not (self.optimizer == "sgd" and self.momentum > 0):
             raise ValueError("nesterov: needs optimizer 'sgd' with momentum > 0")
-        images = min(self.train_size or MAX_TRAIN_SIZE, MAX_TRAIN_SIZE - self.val_size)  # what MNIST leaves
+        images = self.train_images
         if self.batch_size > images:
             raise ValueError(f"batch_size: {self.batch_size} is larger than the training set ({images} images)")
         return self
+
+    @property
+    def train_images(self) -> int:
+        """Images trained on per epoch: the subset asked for, at most what MNIST leaves after validation."""
+        return min(self.train_size or MAX_TRAIN_SIZE, MAX_TRAIN_SIZE - self.val_size)
 
     @property
     def hidden(self) -> tuple[int, ...]:
@@ -105,6 +192,53 @@ class TrainConfig:
 def fields() -> tuple[dataclasses.Field, ...]:
     """The hyperparameter fields, in declaration order (for CLI and UI builders)."""
     return dataclasses.fields(TrainConfig)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def applicable(values: TrainConfig | Mapping[str, Any], name: str) -> bool:
+    """Whether field `name` matters under these values (a TrainConfig or a partial dict; missing
+    fields count as their defaults), from its `applies` metadata: e.g. momentum only with SGD."""
+    get = values.get if isinstance(values, Mapping) else lambda key, default: getattr(values, key)
+    field_ = _FIELDS.get(name)
+    if field_ is None:
+        raise ValueError(f"unknown hyperparameter: {name}")
+    return all(
+        get(other, _FIELDS[other].default) in allowed for other, allowed in field_.metadata.get("applies", {}).items()
+    )
+
+
+def parse_value(name: str, value: Any) -> Any:
+    """One field's value from loose input (a URL, a form), coerced and range-checked alone;
+    ValueError naming the field. Rules between fields are TrainConfig.validate()'s."""
+    field_ = _FIELDS.get(name)
+    if field_ is None:
+        raise ValueError(f"unknown hyperparameter: {name}")
+    value = coerce(field_, value)
+    _check_field(field_, value)
+    return value
+
+
+def relevant_fields(values: TrainConfig | Mapping[str, Any]) -> list[str]:
+    """The names of the fields that matter under these values, in declaration order."""
+    return [f.name for f in fields() if applicable(values, f.name)]
+
+
+def field_groups() -> dict[str, list[str]]:
+    """{group: field names}, groups in GROUPS order, fields in declaration order."""
+    return {group: [f.name for f in fields() if f.metadata["group"] == group] for group in GROUPS}
+
+
+def basic_fields() -> list[str]:
+    """The most-used fields (model, epochs, learning rate, batch size, optimizer): shown first."""
+    return [f.name for f in fields() if f.metadata.get("basic")]
+
+
+def pow2_values(f: dataclasses.Field) -> list[int]:
+    """The powers of two within an integer field's bounds (the stops of a `scale="pow2"` widget)."""
+    low, high = f.metadata["min"], f.metadata["max"]
+    return [2**k for k in range(high.bit_length()) if low <= 2**k <= high]
 
 
 def field_type(f: dataclasses.Field) -> type:

@@ -16,24 +16,11 @@ from torch import nn
 from .checkpoint import BUNDLED_DEFAULT, LoadedModel, load_model
 from .config import TrainConfig
 from .preprocess import to_mnist
+from .presets import BEST_PRESET, PRESETS
 
 # The recipe of the bundled default model (checkpoints/README.md), also used to train one when
-# the file is missing. Keep the two in step.
-DEFAULT_RECIPE = dict(
-    model="cnn_large",
-    epochs=20,
-    batch_size=128,
-    optimizer="adamw",
-    lr=0.02,
-    beta1=0.7,
-    beta2=0.9,
-    scheduler="onecycle",
-    label_smoothing=0.1,
-    dropout=0.25,
-    rotation=10.0,
-    shift=0.1,
-    scale=0.1,
-)
+# the file is missing: the `cnn_large_best` preset, which pins every field.
+DEFAULT_RECIPE = PRESETS[BEST_PRESET].values
 
 _train_lock = threading.Lock()
 
@@ -82,6 +69,8 @@ class Predictor:
         self.path = path
         # Fitted on the validation split at the end of training (mnist_core/calibrate.py); older files: 1.
         self.temperature = float(loaded.payload.get("temperature") or 1.0)
+        self._index_lock = threading.Lock()
+        self._index = None
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike | None = None, device: str = "cpu") -> Predictor:
@@ -116,3 +105,50 @@ class Predictor:
             for i, p in zip(readable, probs):
                 results[i] = Prediction(int(p.argmax()), p.astype(float).tolist(), small[i])
         return results
+
+    def inside_index(self, data=None, cache: Any = "default", method: str | None = None):
+        """This checkpoint's features and test-set map (mnist_core.embedding), built once and cached.
+
+        `data` (an MNISTTensors; default the full MNIST), `cache` (a path, None for no file, default
+        `<checkpoint>.inside.npz`) and `method` (umap, tsne, pca) are for tests, benchmarks and the
+        CLI; the first call decides (later calls return the same index).
+        """
+        from .embedding import inside_index
+
+        with self._index_lock:
+            if self._index is None:
+                kwargs = {} if cache == "default" else {"cache": cache}
+                if method:
+                    kwargs["method"] = method
+                self._index = inside_index(self.path, self.model, data, **kwargs)
+            return self._index
+
+    @property
+    def index_ready(self) -> bool:
+        """Whether inside_index() would answer at once (else its first call builds or reads the cache)."""
+        return self._index is not None
+
+    def explain(
+        self,
+        image: Any,
+        target: int | None = None,
+        use_index: bool = True,
+        data=None,
+        cache: Any = "default",
+        method: str | None = None,
+    ):
+        """Explain one image (any input `predict` takes): mnist_core.explain.Explanation.
+
+        Attribution for `target` (default: the predicted digit), activations, the 8 nearest
+        training digits and the map position; digit None and a message for a blank image.
+        `use_index=False` skips neighbours and map position (no index is built or read): a UI
+        can answer at once while inside_index() is still being prepared in the background.
+        """
+        from .explain import check_target, explain
+
+        check_target(target)
+        small = to_mnist(image)
+        if small is None:
+            return explain(self.model, None)
+        index = self.inside_index(data, cache, method) if use_index else None
+        return explain(self.model, small, index, target)

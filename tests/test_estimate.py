@@ -1,0 +1,96 @@
+import math
+
+import pytest
+
+from mnist_core import estimate as est
+from mnist_core.config import TrainConfig
+from mnist_core.estimate import Estimate, estimate, format_duration, run_speed, steps_per_epoch
+
+
+class Run:
+    """What the app's run registry lists: config, history (cumulative 'seconds' per epoch), device."""
+
+    def __init__(self, seconds_per_epoch: float, epochs: int = 2, device: str = "cpu", **config):
+        self.config = TrainConfig(**config)
+        self.history = {"epochs": [{"epoch": e, "seconds": seconds_per_epoch * e} for e in range(1, epochs + 1)]}
+        self.device = device
+
+
+def test_steps_follow_the_training_set_and_batch_size():
+    assert steps_per_epoch(TrainConfig()) == math.ceil(55_000 / 128)
+    assert steps_per_epoch(TrainConfig(train_size=1000, batch_size=64)) == 16
+    assert steps_per_epoch(TrainConfig(val_size=0, batch_size=8192)) == 8  # 60,000 images
+    e = estimate(TrainConfig(epochs=3, train_size=1000, batch_size=64), probe=False)
+    assert (e.steps, e.steps_per_epoch, e.images_per_epoch) == (48, 16, 1000)
+
+
+def test_speed_of_earlier_runs_of_the_same_network_gives_the_time():
+    runs = [Run(11.0), Run(10.0), Run(12.0), Run(1.0, model="mlp"), Run(1.0, batch_size=256)]
+    assert run_speed(runs[1]) == pytest.approx(55_000 / 10.0)
+    e = estimate(TrainConfig(epochs=5), runs, probe=False)
+    assert e.source == "runs" and e.device == "cpu"
+    assert e.samples_per_sec == pytest.approx(55_000 / 11.0)  # the median of the three cnn runs
+    assert e.seconds == pytest.approx(55.0)
+    assert "3 earlier runs" in e.text() and "55 s" in e.text() and "2,150 steps" in e.text()
+
+
+def test_checkpoint_payloads_count_as_runs(tmp_path):
+    from mnist_core.checkpoint import read_checkpoint
+    from tests.support.fixtures import TINY, fake_checkpoint
+
+    payload = read_checkpoint(fake_checkpoint(tmp_path / "a.pt"))  # one epoch, no 'seconds': no speed
+    assert run_speed(payload) is None
+    payload["history"]["epochs"][0]["seconds"] = 2.0
+    payload["device"] = "cpu"
+    e = estimate(TrainConfig(**{**TINY, "epochs": 4}), [payload], probe=False)
+    assert e.source == "runs" and e.seconds == pytest.approx(8.0)
+
+
+def test_runs_on_another_device_or_with_augmentation_do_not_count():
+    runs = [Run(1.0, device="cuda"), Run(1.0, rotation=10.0)]
+    e = estimate(TrainConfig(), runs, probe=False)
+    assert (e.source, e.seconds) == ("none", None)
+    assert "time unknown" in e.text()
+
+
+def test_without_a_probe_the_nearest_batch_size_of_the_same_network_is_used():
+    runs = [Run(10.0, batch_size=64), Run(20.0, batch_size=1024)]
+    e = estimate(TrainConfig(batch_size=128), runs, probe=False)
+    assert e.source == "similar runs" and "batch 64" in e.basis and e.seconds == pytest.approx(10.0)
+    e = estimate(TrainConfig(batch_size=512), runs, probe=False)
+    assert "batch 1024" in e.basis and e.seconds == pytest.approx(20.0)
+
+
+def test_the_probe_times_real_steps_and_is_cached(monkeypatch):
+    est.probe_speed.cache_clear()
+    cfg = TrainConfig(model="mlp", hidden_sizes="16", batch_size=32)
+    e = estimate(cfg)
+    assert e.source == "probe" and e.samples_per_sec > 0 and e.seconds == pytest.approx(55_000 / e.samples_per_sec)
+    assert est.probe_speed.cache_info().misses == 1
+    calls = []
+    monkeypatch.setattr(est, "build_model", lambda *a: calls.append(a), raising=False)
+    assert estimate(cfg.replace(epochs=3)).samples_per_sec == e.samples_per_sec  # same network and batch: cached
+    assert est.probe_speed.cache_info().hits == 1 and calls == []
+
+
+def test_an_unavailable_device_gives_steps_but_no_time():
+    from mnist_core.device import available_devices
+
+    missing = [d for d in ("mps", "cuda") if d not in available_devices()]
+    if not missing:
+        pytest.skip("both cuda and mps are present")
+    e = estimate(TrainConfig(device=missing[0]), [Run(1.0)])
+    assert e.seconds is None and "not available" in e.basis and e.steps == 430
+
+
+def test_a_config_dict_from_the_form_is_accepted_and_bad_values_name_the_field():
+    assert isinstance(estimate({"epochs": "2"}, probe=False), Estimate)
+    with pytest.raises(ValueError, match="^lr:"):
+        estimate({"lr": "0"}, probe=False)
+
+
+@pytest.mark.parametrize(
+    "seconds, text", [(0.2, "1 s"), (8.4, "8 s"), (200, "3 min 20 s"), (120, "2 min"), (3900, "1 h 05 min")]
+)
+def test_durations_read_as_estimates(seconds, text):
+    assert format_duration(seconds) == text
