@@ -23,7 +23,7 @@ from mnist_core.app.gradio_compat import SELECT_BRUSH_JS, calm_queue  # noqa: E4
 from mnist_core.app.jobs import JobManager  # noqa: E402
 from mnist_core.app.registry import RunRegistry  # noqa: E402
 from mnist_core.app.tabs import curves, data, draw, evaluate, runs, train  # noqa: E402
-from mnist_core.app.widgets import hyperparameter_widgets  # noqa: E402
+from mnist_core.app.widgets import TrainForm  # noqa: E402
 
 # Gradio accepts uploads of any size by default: on a shared Space one visitor could fill the disk.
 MAX_UPLOAD = "50mb"
@@ -49,7 +49,7 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
             elem_id="model-picker",
         )
 
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Draw", id="draw"):
                 with gr.Row():
                     with gr.Column(scale=1, min_width=340):
@@ -107,22 +107,18 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
                 random_btn.click(draw_tab.random_test_digit, model, [upload, *outs], api_name="random_digit", **PREDICT)
 
             with gr.Tab("Train", id="train"):
-                gr.Markdown(
-                    "Every hyperparameter of `TrainConfig`. Training runs in the background: other tabs keep "
-                    f"working. One run at a time on this server. {jobs.caps.describe()}"
-                )
+                gr.Markdown(f"Pick a preset, change what you like, start. One run at a time. {jobs.caps.describe()}")
+                form = TrainForm(jobs.caps)
+                form.build_top()
                 with gr.Row():
-                    start_btn = gr.Button(
-                        "Start training",
-                        variant="primary",
-                        interactive=not jobs.caps.training_disabled,
-                        elem_id="start",
-                    )
+                    start = dict(variant="primary", interactive=not jobs.caps.training_disabled, elem_id="start")
+                    start_btn = gr.Button("Start training", **start)
                     stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
                 progress = gr.HTML(train.progress_html(jobs.snapshot()), elem_id="progress")
                 status = gr.Markdown(jobs.snapshot().message, show_label=False, elem_id="train-status")
-                with gr.Column(elem_id="hyperparameters"):
-                    widgets = hyperparameter_widgets(jobs.caps)
+                form.build_more()
+                widgets, fill = form.widgets, form.fill_outputs
+                form.wire(train_tab)  # preset -> every widget; changes -> visibility, note, estimate, address bar
                 # preprocess=False: raw values (page or API) go straight to TrainConfig.from_dict,
                 # whose messages name the field and its allowed range.
                 start_btn.click(
@@ -184,6 +180,8 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
                 refresh_runs.click(runs_tab.runs_table, None, [table, runs_note], api_name="runs")
                 runs_tab_ui.select(runs_tab.runs_table, None, [table, runs_note], **PRIVATE)
                 table.select(runs_tab.choose_run, None, [model, runs_note], **PRIVATE)
+                load_btn = gr.Button("Load the active run into Train", elem_id="load-run")
+                load_btn.click(train_tab.load_run, model, [*fill, tabs], **PRIVATE)
 
         seen = gr.State({})
         poll_outs = [progress, status, *curve_plots, model, overlay, table, seen]
@@ -198,6 +196,7 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
         model.change(draw_tab.predict_sketch, [sketch, model], outs, **PRIVATE, **PREDICT)
         demo.load(curves_tab.curve_figures, overlay, curve_plots, **PRIVATE)
         demo.load(None, js=SELECT_BRUSH_JS)
+        demo.load(train_tab.from_url, None, [*fill, tabs], **PRIVATE)
     return demo
 
 
