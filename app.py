@@ -196,7 +196,7 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
         model.change(draw_tab.predict_sketch, [sketch, model], outs, **PRIVATE, **PREDICT)
         demo.load(curves_tab.curve_figures, overlay, curve_plots, **PRIVATE)
         demo.load(None, js=SELECT_BRUSH_JS)
-        demo.load(train_tab.from_url, None, [*fill, tabs], **PRIVATE)
+        demo.load(train_tab.from_url, None, [*fill, tabs, form.estimate], show_progress="hidden", **PRIVATE)
     return demo
 
 

@@ -27,6 +27,11 @@ from mnist_core.presets import PRESETS, preset_values
 from tests.support.fixtures import FINISHED, TINY, fake_checkpoint
 
 
+def first(answers):
+    """The first (instant) answer of a generator handler."""
+    return next(iter(answers))
+
+
 def unpack(outputs: list) -> tuple[str, dict, list, object]:
     """Split the outputs of a fill (TrainForm.fill_outputs order) into preset, field values, sliders, note."""
     preset, rest = outputs[0], outputs[1:]
@@ -56,43 +61,45 @@ def test_an_unknown_preset_is_a_readable_error(lab):
 
 def test_a_shared_url_fills_the_form_and_opens_the_train_tab(lab):
     outputs = lab.train.from_query({"preset": "mlp_classic", "epochs": "3", "__theme": "dark"})
-    preset, values, _, note = unpack(outputs[:-1])
+    preset, values, _, note = unpack(outputs[:-2])
     assert preset == "mlp_classic" and values == {**preset_values("mlp_classic"), "epochs": 3}
-    assert note.visible is False and outputs[-1].selected == "train"
+    assert note.visible is False and outputs[-2].selected == "train"
+    assert "1,290 steps" in outputs[-1]  # the estimate of the filled form
 
 
 def test_a_bad_url_loads_the_rest_and_names_each_ignored_part(lab):
     outputs = lab.train.from_query({"epochs": "3", "bogus": "1", "lr": "99", "preset": "nope"})
-    preset, values, _, note = unpack(outputs[:-1])
+    preset, values, _, note = unpack(outputs[:-2])
     assert values == {**TrainConfig().to_dict(), "epochs": 3} and preset == "cnn_fast"
-    assert note.visible is True and outputs[-1].selected == "train"
+    assert note.visible is True and outputs[-2].selected == "train"
     for part in ("'bogus' is not a training setting", "lr: 99.0 is outside", "preset 'nope' is unknown"):
         assert part in note.value
 
 
 @pytest.mark.parametrize("query", [{}, {"__theme": "dark"}, {"view": "api"}])
 def test_a_url_without_training_settings_changes_nothing(lab, query):
-    # The Draw tab stays the landing tab and the form keeps its defaults.
-    assert all(output == gr.skip() for output in lab.train.from_query(query))
+    # The Draw tab stays the landing tab and the form keeps its defaults; only the estimate is given.
+    *outputs, estimate = lab.train.from_query(query)
+    assert all(output == gr.skip() for output in outputs) and "430 steps (430 per epoch)" in estimate
 
 
 def test_a_changed_form_notes_the_changes_and_gives_the_query_and_estimate(lab):
     values = {**preset_values("mlp_classic"), "lr": 0.1, "epochs": 3}
-    note, estimate, query = lab.train.form_changed("mlp_classic", *values.values())
+    note, estimate, query = first(lab.train.form_changed("mlp_classic", *values.values()))
     assert note.startswith("**Modified** (lr, epochs)") and PRESETS["mlp_classic"].description in note
     assert query == "preset=mlp_classic&lr=0.1&epochs=3"
     assert "1,290 steps (430 per epoch)" in estimate  # 55,000 images / 128 per step, 3 epochs
-    note, _, query = lab.train.form_changed("mlp_classic", *preset_values("mlp_classic").values())
+    note, _, query = first(lab.train.form_changed("mlp_classic", *preset_values("mlp_classic").values()))
     assert note == PRESETS["mlp_classic"].description and query == "preset=mlp_classic"
 
 
 def test_an_invalid_form_says_why_and_leaves_the_address_alone(lab):
     values = {**TrainConfig().to_dict(), "batch_size": 4096, "train_size": 1000}
-    note, estimate, query = lab.train.form_changed("cnn_fast", *values.values())
+    note, estimate, query = first(lab.train.form_changed("cnn_fast", *values.values()))
     assert note == gr.skip() and query == gr.skip()
     assert "Not valid yet" in estimate and "batch_size: 4096 is larger than the training set" in estimate
     empty = {**TrainConfig().to_dict(), "lr": None}  # a cleared Number
-    assert "lr" in lab.train.form_changed("cnn_fast", *empty.values())[1]
+    assert "lr" in first(lab.train.form_changed("cnn_fast", *empty.values()))[1]
 
 
 @pytest.mark.parametrize(
@@ -142,15 +149,19 @@ def test_the_estimate_uses_earlier_runs_else_probes_but_never_while_a_run_trains
     history = {"steps": [], "epochs": [{"epoch": 1, "train_loss": 1.0, "seconds": 2.0}]}  # 2,000 images in 2 s
     save_checkpoint(lab.folder / "timed.pt", build_model(cfg), cfg, history, FINISHED, device="cpu")
     values = cfg.to_dict().values()
-    _, estimate, _ = lab.train.form_changed("cnn_fast", *values)
+    _, estimate, _ = first(lab.train.form_changed("cnn_fast", *values))
     assert "measured in 1 earlier run" in estimate and "about 2 s" in estimate
     assert lab.train.probe_estimate("cnn_fast", *values) == gr.skip()  # a run answered: no probe
 
+    assert len(list(lab.train.form_changed("cnn_fast", *values))) == 1  # ...and no second answer
+
     other = {**cfg.to_dict(), "hidden_sizes": "32"}.values()  # no run of this network yet
-    assert "time unknown" in lab.train.form_changed("cnn_fast", *other)[1]
-    assert "a probe of mlp at batch 64" in lab.train.probe_estimate("cnn_fast", *other)
+    instant, probed = lab.train.form_changed("cnn_fast", *other)
+    assert "time unknown" in instant[1] and "hidden_sizes=32" in instant[2]  # the instant answer comes first
+    assert "a probe of mlp at batch 64" in probed[1] and probed[0] == probed[2] == gr.skip()
     monkeypatch.setattr(lab.ctx.jobs, "busy", lambda: True)
-    assert lab.train.probe_estimate("cnn_fast", *{**cfg.to_dict(), "hidden_sizes": "16"}.values()) == gr.skip()
+    answers = list(lab.train.form_changed("cnn_fast", *{**cfg.to_dict(), "hidden_sizes": "16"}.values()))
+    assert len(answers) == 1 and "no probe while a run is training" in answers[0][1]
 
 
 def test_the_form_groups_fields_and_shows_the_basic_ones_first(lab):

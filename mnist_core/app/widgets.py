@@ -140,19 +140,23 @@ class TrainForm:
         """Wire the form to the Train tab's handlers (`tab`: a tabs.train.TrainTab): a chosen preset fills
         every widget; a change of a controlling field shows or hides the fields that depend on it; any
         change updates the preset note, the instant estimate and the address bar, then probes the speed
-        in the background when no earlier run gives it (its own queue, the latest change only)."""
+        when no earlier run gives it (TrainTab.form_changed)."""
         quiet = dict(api_visibility="private", show_progress="hidden")
         self.preset.input(tab.apply_preset, self.preset, self.fill_outputs, **quiet)
         controllers = [self.widgets[n] for n in CONTROLLERS]
         dependents = [self.containers[n] for n in DEPENDENTS]
         gr.on([w.change for w in controllers], tab.visibility, controllers, dependents, **quiet)
-        inputs = [self.preset, *self.widgets.values()]
+        inputs = self.inputs
         outputs = [self.preset_note, self.estimate, self.query]
-        changed = gr.on(
-            [w.change for w in inputs], tab.form_changed, inputs, outputs, trigger_mode="always_last", **quiet
-        )
-        changed = changed.then(None, self.query, js=REPLACE_URL_JS)
-        changed.then(tab.probe_estimate, inputs, self.estimate, concurrency_id="probe", **quiet)
+        # Several visitors' forms may be answered at once: these handlers only read (a probe takes a lock).
+        many = dict(trigger_mode="always_last", concurrency_limit=None, concurrency_id="train-form")
+        gr.on([w.change for w in inputs], tab.form_changed, inputs, outputs, **many, **quiet)
+        self.query.change(None, self.query, js=REPLACE_URL_JS)
+
+    @property
+    def inputs(self) -> list[gr.Component]:
+        """What the form's handlers read: the preset, then every field in declaration order."""
+        return [self.preset, *self.widgets.values()]
 
     def _add(self, f: dataclasses.Field, min_width: int) -> None:
         visible = applicable({}, f.name)  # under the defaults; the app updates it as the choices change

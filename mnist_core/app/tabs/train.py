@@ -3,7 +3,7 @@ background run (API events `train`, `stop`, `status`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import gradio as gr
@@ -66,19 +66,30 @@ class TrainTab:
         return self.fill(preset.config().to_dict(), preset.name)
 
     def from_query(self, query: Mapping[str, Any]) -> list:
-        """Fill the form from a URL's parameters and open the Train tab; nothing changes (the Draw tab
-        stays the landing tab) when the URL names no training setting."""
+        """Fill the form from a URL's parameters and open the Train tab, then the instant estimate.
+        When the URL names no training setting the form is left alone and the Draw tab stays the
+        landing tab; the estimate is given either way (a form filled with its own values fires no change)."""
         query = training_query(query)
         if not query:
-            return [gr.skip()] * (len(NAMES) + len(scaled_fields()) + 3)
+            skipped = [gr.skip()] * (len(NAMES) + len(scaled_fields()) + 3)
+            return [*skipped, self._estimate(TrainConfig(), probe=False)]
         parsed = parse_query(query)
         note = ("⚠️ **Ignored from the link:** " + "; ".join(parsed.warnings) + ".") if parsed.warnings else ""
         preset = parsed.preset or closest_preset(parsed.values)
-        return [*self.fill(parsed.values, preset, note), gr.Tabs(selected="train")]
+        filled = self.fill(parsed.values, preset, note)
+        cfg, _ = self._config(tuple(filled[1 : 1 + len(NAMES)]))
+        return [*filled, gr.Tabs(selected="train"), self._estimate(cfg or TrainConfig(), probe=False)]
 
-    def from_url(self, request: gr.Request) -> list:
-        """`demo.load`: the page's own URL (e.g. /?preset=mlp_classic&epochs=3) fills the form."""
-        return self.from_query(dict(request.query_params) if request is not None else {})
+    def from_url(self, request: gr.Request) -> Iterator[list]:
+        """`demo.load`: the page's own URL (e.g. /?preset=mlp_classic&epochs=3) fills the form. When
+        it names no setting, the defaults' estimate is probed next (a filled form's changes probe)."""
+        query = dict(request.query_params) if request is not None else {}
+        outputs = self.from_query(query)
+        yield outputs
+        if not training_query(query):
+            probed = self.probe_estimate(None, *TrainConfig().to_dict().values())
+            if probed != gr.skip():
+                yield [*(gr.skip() for _ in outputs[:-1]), probed]
 
     def load_run(self, name: str | None) -> list:
         """Runs tab's "load into Train": the run's settings fill the form, and the Train tab opens."""
@@ -94,21 +105,27 @@ class TrainTab:
         values = dict(zip(CONTROLLERS, controllers))
         return [gr.update(visible=applicable(values, name)) for name in DEPENDENTS]
 
-    def form_changed(self, preset: str | None, *values: Any) -> list:
-        """Instant answers while the widgets change: the preset's note (with what differs from it),
-        the estimate (never probing) and the query for the address bar."""
+    def form_changed(self, preset: str | None, *values: Any) -> Iterator[list]:
+        """While the widgets change: first, at once, the preset's note (with what differs from it),
+        the estimate without a probe and the query for the address bar; then, if no earlier run gave
+        the speed, the probed estimate. One generator, so a probe of an older form (the app runs only
+        the latest change after the current one) can never overwrite the estimate of a newer one."""
         cfg, problem = self._config(values)
         name = preset if preset in PRESETS else DEFAULT_PRESET
         if cfg is None:
-            return [gr.skip(), f"**Not valid yet:** {problem}", gr.skip()]
+            yield [gr.skip(), f"**Not valid yet:** {problem}", gr.skip()]
+            return
         changed = [k for k in encode_query(cfg, name) if k != PRESET_KEY]
         note = PRESETS[name].description
         if changed:
             note = f"**Modified** ({', '.join(changed)}) from: {note}"
-        return [note, self._estimate(cfg, probe=False), query_string(cfg, name)]
+        yield [note, self._estimate(cfg, probe=False), query_string(cfg, name)]
+        probed = self.probe_estimate(preset, *values)
+        if probed != gr.skip():
+            yield [gr.skip(), probed, gr.skip()]
 
     def probe_estimate(self, preset: str | None, *values: Any) -> str:
-        """After the instant estimate: when no earlier run gives the speed, time a few steps of the
+        """After the instant estimate (form_changed, from_url): when no earlier run gives the speed, time a few steps of the
         network (cached per network and batch size). Skipped while a run trains, so as not to slow it."""
         cfg, _ = self._config(values)
         if cfg is None or self.ctx.jobs.busy():
