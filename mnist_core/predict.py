@@ -67,6 +67,8 @@ class Predictor:
         self.config = loaded.config
         self.metrics = loaded.payload.get("metrics", {})
         self.path = path
+        self._index_lock = threading.Lock()
+        self._index = None
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike | None = None, device: str = "cpu") -> Predictor:
@@ -95,3 +97,50 @@ class Predictor:
             for i, p in zip(readable, probs):
                 results[i] = Prediction(int(p.argmax()), p.astype(float).tolist(), small[i])
         return results
+
+    def inside_index(self, data=None, cache: Any = "default", method: str | None = None):
+        """This checkpoint's features and test-set map (mnist_core.embedding), built once and cached.
+
+        `data` (an MNISTTensors; default the full MNIST), `cache` (a path, None for no file, default
+        `<checkpoint>.inside.npz`) and `method` (umap, tsne, pca) are for tests, benchmarks and the
+        CLI; the first call decides (later calls return the same index).
+        """
+        from .embedding import inside_index
+
+        with self._index_lock:
+            if self._index is None:
+                kwargs = {} if cache == "default" else {"cache": cache}
+                if method:
+                    kwargs["method"] = method
+                self._index = inside_index(self.path, self.model, data, **kwargs)
+            return self._index
+
+    @property
+    def index_ready(self) -> bool:
+        """Whether inside_index() would answer at once (else its first call builds or reads the cache)."""
+        return self._index is not None
+
+    def explain(
+        self,
+        image: Any,
+        target: int | None = None,
+        use_index: bool = True,
+        data=None,
+        cache: Any = "default",
+        method: str | None = None,
+    ):
+        """Explain one image (any input `predict` takes): mnist_core.explain.Explanation.
+
+        Attribution for `target` (default: the predicted digit), activations, the 8 nearest
+        training digits and the map position; digit None and a message for a blank image.
+        `use_index=False` skips neighbours and map position (no index is built or read): a UI
+        can answer at once while inside_index() is still being prepared in the background.
+        """
+        from .explain import check_target, explain
+
+        check_target(target)
+        small = to_mnist(image)
+        if small is None:
+            return explain(self.model, None)
+        index = self.inside_index(data, cache, method) if use_index else None
+        return explain(self.model, small, index, target)

@@ -1,0 +1,278 @@
+"""The network's view of MNIST: last-hidden-layer features, nearest training digits, a 2-D map.
+
+`inside_index(checkpoint, model)` returns an `InsideIndex` for a checkpoint: the unit-length
+features of the training digits (for nearest neighbours) and of the test digits, the test
+digits' predictions, and their 2-D map (PCA by default; benchmarks/RESULTS.md compares it with
+UMAP and t-SNE, which draw slightly tighter clusters but take minutes on a busy 2-core CPU; UMAP
+needs the optional umap-learn). Building it takes seconds to minutes, so it is cached next to the checkpoint in
+`<checkpoint>.inside.npz`, keyed by the checkpoint's SHA-256, the data's fingerprint and the map
+method: a stale, truncated or foreign cache is rebuilt, never trusted. The cache is plain arrays
+(np.load with allow_pickle=False), so reading it can run no code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import MNISTTensors, load_mnist_cached
+from .layers import forward_stages
+
+CACHE_VERSION = 1
+CACHE_SUFFIX = ".inside.npz"
+MAP_METHODS = ("umap", "tsne", "pca")
+DEFAULT_MAP = "pca"  # benchmarks/RESULTS.md, "Look inside": seconds, where UMAP and t-SNE took many minutes
+PLACE_NEIGHBOURS = 10  # a new digit goes to the mean map position of its 10 nearest test digits
+_DEFAULT = object()
+
+
+def _as_input(images: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """uint8 (N, 28, 28) in 0..255 or float in [0, 1] -> float (N, 1, 28, 28) in [0, 1]."""
+    x = torch.as_tensor(images)
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    return x.reshape(-1, 1, 28, 28)
+
+
+@torch.inference_mode()
+def hidden_features(
+    model: nn.Module, images: torch.Tensor | np.ndarray, batch_size: int = 2000
+) -> tuple[np.ndarray, np.ndarray]:
+    """Last-hidden-layer features (N, D) float32 and predicted digits (N,) for many images (eval mode)."""
+    was_training = model.training
+    model.eval()
+    feats, preds = [], []
+    try:
+        device = next(model.parameters()).device
+        x_all = _as_input(images)
+        for start in range(0, len(x_all), batch_size):
+            out = forward_stages(model, x_all[start : start + batch_size].to(device), keep_stages=False)
+            feats.append(out.features.float().cpu())
+            preds.append(out.logits.argmax(1).cpu())
+    finally:
+        model.train(was_training)
+    if not feats:
+        return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
+    return torch.cat(feats).numpy(), torch.cat(preds).numpy()
+
+
+def unit_rows(features: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (cosine similarity becomes a dot product); zero rows stay zero."""
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    return (features / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def embed_2d(features: np.ndarray, method: str = DEFAULT_MAP, seed: int = 0) -> np.ndarray:
+    """A 2-D map (N, 2) float32 of unit feature rows by UMAP, t-SNE or PCA, scaled to [-1, 1]."""
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        xy = PCA(n_components=2, random_state=seed).fit_transform(features)
+    elif method == "tsne":
+        from sklearn.manifold import TSNE
+
+        xy = TSNE(n_components=2, init="pca", random_state=seed, metric="cosine").fit_transform(features)
+    elif method == "umap":
+        try:
+            import umap  # optional (requirements-dev.txt): numba's compile alone costs seconds to minutes
+        except ImportError:
+            raise ValueError("map method umap needs the umap-learn package (pip install umap-learn)") from None
+
+        xy = umap.UMAP(n_components=2, n_neighbors=15, min_dist=0.1, metric="cosine", random_state=seed).fit_transform(
+            features
+        )
+    else:
+        raise ValueError(f"map method: {method!r} is not one of {', '.join(MAP_METHODS)}")
+    xy = np.asarray(xy, dtype=np.float32)
+    centre = (xy.max(0) + xy.min(0)) / 2
+    half = max(float((xy.max(0) - xy.min(0)).max()) / 2, 1e-12)
+    return ((xy - centre) / half).astype(np.float32)
+
+
+@dataclass
+class InsideIndex:
+    """Features and the 2-D map of one checkpoint; `neighbours` and `place` answer for a new digit."""
+
+    train_features: np.ndarray  # (N, D) unit rows (float16 on disk, float32 in memory)
+    train_labels: np.ndarray  # (N,) int64
+    test_features: np.ndarray  # (M, D) unit rows (as train_features)
+    test_labels: np.ndarray  # (M,) int64
+    test_predictions: np.ndarray  # (M,) int64
+    map_xy: np.ndarray  # (M, 2) float32 in [-1, 1]
+    method: str
+    build_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        # One conversion here instead of one per query: a float16 matmul is slow on CPU.
+        self.train_features = np.ascontiguousarray(self.train_features, dtype=np.float32)
+        self.test_features = np.ascontiguousarray(self.test_features, dtype=np.float32)
+
+    def neighbours(self, feature: np.ndarray, k: int = 8) -> list[tuple[int, int]]:
+        """The k training digits nearest (cosine) to one feature vector: [(train_index, label)], nearest first."""
+        idx = _nearest(self.train_features, feature, k)
+        return [(int(i), int(self.train_labels[i])) for i in idx]
+
+    def place(self, feature: np.ndarray, k: int = PLACE_NEIGHBOURS) -> tuple[float, float]:
+        """Where a new digit falls on the map: the mean position of its k nearest test digits.
+
+        Works for every map method (t-SNE has no transform for new points) and costs one matmul.
+        """
+        idx = _nearest(self.test_features, feature, k)
+        x, y = self.map_xy[idx].mean(0)
+        return float(x), float(y)
+
+    @property
+    def misclassified(self) -> np.ndarray:
+        """Boolean mask over the test digits the model gets wrong (marked on the map)."""
+        return self.test_predictions != self.test_labels
+
+
+def _nearest(table: np.ndarray, feature: np.ndarray, k: int) -> np.ndarray:
+    query = unit_rows(np.asarray(feature, dtype=np.float32).reshape(1, -1))[0]
+    scores = table @ query
+    k = min(k, len(scores))
+    top = np.argpartition(-scores, k - 1)[:k]
+    return top[np.argsort(-scores[top], kind="stable")]
+
+
+def build_index(
+    model: nn.Module,
+    data: MNISTTensors,
+    method: str = DEFAULT_MAP,
+    log: Callable[[str], None] | None = None,
+) -> InsideIndex:
+    """Compute features of the training and test digits and the test set's 2-D map (no cache)."""
+    log = log or (lambda _msg: None)
+    started = time.perf_counter()
+    train_f, _ = hidden_features(model, data.train_images)
+    test_f, test_pred = hidden_features(model, data.test_images)
+    log(f"features of {len(train_f)} training and {len(test_f)} test digits: {time.perf_counter() - started:.1f} s")
+    test_unit = unit_rows(test_f)
+    map_started = time.perf_counter()
+    xy = embed_2d(test_unit, method)
+    log(f"{method} map of {len(test_f)} test digits: {time.perf_counter() - map_started:.1f} s")
+    return InsideIndex(
+        train_features=unit_rows(train_f),
+        train_labels=np.asarray(data.train_labels, dtype=np.int64),
+        test_features=test_unit,
+        test_labels=np.asarray(data.test_labels, dtype=np.int64),
+        test_predictions=test_pred.astype(np.int64),
+        map_xy=xy,
+        method=method,
+        build_seconds=time.perf_counter() - started,
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# The cache next to the checkpoint.
+
+
+def cache_path_for(checkpoint: str | os.PathLike) -> Path:
+    return Path(str(checkpoint) + CACHE_SUFFIX)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def data_fingerprint(data: MNISTTensors) -> str:
+    """Sizes and a hash of the labels and a pixel sample: tells the full MNIST from a test subset."""
+    digest = hashlib.sha256()
+    for t in (data.train_images, data.train_labels, data.test_images, data.test_labels):
+        digest.update(str(tuple(t.shape)).encode())
+    for t in (data.train_labels, data.test_labels, data.train_images[:: max(1, len(data.train_images) // 64)]):
+        digest.update(t.contiguous().numpy().tobytes())
+    return digest.hexdigest()[:32]
+
+
+def cache_key(checkpoint: str | os.PathLike, data: MNISTTensors, method: str) -> str:
+    return f"v{CACHE_VERSION}|{file_sha256(checkpoint)}|{data_fingerprint(data)}|{method}"
+
+
+_ARRAYS = ("train_features", "train_labels", "test_features", "test_labels", "test_predictions", "map_xy")
+
+
+def read_cache(path: Path, key: str) -> InsideIndex | None:
+    """The cached index if `path` holds one for exactly `key` and its arrays are consistent, else None."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if str(npz["key"]) != key:
+                return None
+            arrays = {name: npz[name] for name in _ARRAYS}
+            method, seconds = str(npz["method"]), float(npz["build_seconds"])
+    except Exception:  # noqa: BLE001 - missing, truncated, not a zip, wrong keys: all mean "rebuild"
+        return None
+    n, m = len(arrays["train_labels"]), len(arrays["test_labels"])
+    dims = arrays["train_features"].shape[1:] == arrays["test_features"].shape[1:]
+    if not (
+        dims
+        and arrays["train_features"].shape[0] == n
+        and arrays["test_features"].shape[0] == m
+        and arrays["test_predictions"].shape == (m,)
+        and arrays["map_xy"].shape == (m, 2)
+        and np.isfinite(arrays["map_xy"]).all()
+    ):
+        return None
+    return InsideIndex(**arrays, method=method, build_seconds=seconds)
+
+
+def write_cache(path: Path, key: str, index: InsideIndex) -> bool:
+    """Write atomically (temporary file + rename); False (and no file) if the folder is not writable."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError:
+        return False
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(
+                fh,
+                key=np.array(key),
+                method=np.array(index.method),
+                build_seconds=np.array(index.build_seconds),
+                **{name: getattr(index, name) for name in _ARRAYS if not name.endswith("_features")},
+                # Features as float16: half the size (~37 MB for the full set), ample to rank neighbours.
+                train_features=index.train_features.astype(np.float16),
+                test_features=index.test_features.astype(np.float16),
+            )
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
+        return False
+
+
+def inside_index(
+    checkpoint: str | os.PathLike,
+    model: nn.Module,
+    data: MNISTTensors | None = None,
+    method: str = DEFAULT_MAP,
+    cache: str | os.PathLike | None | object = _DEFAULT,
+    log: Callable[[str], None] | None = None,
+) -> InsideIndex:
+    """The index of `model` (loaded from `checkpoint`), from its cache when valid, else built and cached.
+
+    `data` defaults to the full MNIST; `cache` to `<checkpoint>.inside.npz` (None: no cache file).
+    """
+    data = data if data is not None else load_mnist_cached()
+    path = cache_path_for(checkpoint) if cache is _DEFAULT else (Path(cache) if cache is not None else None)
+    key = cache_key(checkpoint, data, method)
+    if path is not None:
+        cached = read_cache(path, key)
+        if cached is not None:
+            return cached
+    index = build_index(model, data, method, log)
+    if path is not None:
+        write_cache(path, key, index)
+    return index
