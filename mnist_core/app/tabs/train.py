@@ -14,7 +14,7 @@ from ...presets import DEFAULT_PRESET, PRESETS, get_preset
 from ...query import PRESET_KEY, closest_preset, encode_query, parse_query, query_string
 from ..context import AppContext, user_error
 from ..jobs import JobError, JobState
-from ..registry import UnknownRunError
+from ..registry import DEFAULT_NAME, UnknownRunError
 from ..widgets import CONTROLLERS, DEPENDENTS, NAMES, scaled_fields, to_scale
 
 
@@ -142,7 +142,7 @@ class TrainTab:
 
     def _runs(self) -> list:
         """Runs trained on this server (the bundled model's speed was measured elsewhere)."""
-        return [run for run in self.ctx.registry.listing().runs if not run.bundled]
+        return [run for run in self.ctx.registry.listing().runs if run.name != DEFAULT_NAME]
 
     def _estimate(self, cfg: TrainConfig, probe: bool) -> str:
         guess = estimate(cfg, self._runs(), probe=probe)
