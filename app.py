@@ -23,7 +23,7 @@ from mnist_core.app.gradio_compat import calm_queue  # noqa: E402
 from mnist_core.app.jobs import JobManager  # noqa: E402
 from mnist_core.app.registry import RunRegistry  # noqa: E402
 from mnist_core.app.tabs import curves, data, draw, evaluate, runs, train  # noqa: E402
-from mnist_core.app.widgets import hyperparameter_widgets  # noqa: E402
+from mnist_core.app.widgets import TrainForm  # noqa: E402
 
 # Gradio accepts uploads of any size by default: on a shared Space one visitor could fill the disk.
 MAX_UPLOAD = "50mb"
@@ -51,7 +51,7 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
             elem_id="model-picker",
         )
 
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Draw", id="draw"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3, min_width=320):
@@ -74,22 +74,18 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
                 )
 
             with gr.Tab("Train", id="train"):
-                gr.Markdown(
-                    "Every hyperparameter of `TrainConfig`. Training runs in the background: other tabs keep "
-                    f"working. One run at a time on this server. {jobs.caps.describe()}"
-                )
+                gr.Markdown(f"Pick a preset, change what you like, start. One run at a time. {jobs.caps.describe()}")
+                form = TrainForm(jobs.caps)
+                form.build_top()
                 with gr.Row():
-                    start_btn = gr.Button(
-                        "Start training",
-                        variant="primary",
-                        interactive=not jobs.caps.training_disabled,
-                        elem_id="start",
-                    )
+                    start = dict(variant="primary", interactive=not jobs.caps.training_disabled, elem_id="start")
+                    start_btn = gr.Button("Start training", **start)
                     stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
                 progress = gr.HTML(train.progress_html(jobs.snapshot()), elem_id="progress")
                 status = gr.Markdown(jobs.snapshot().message, show_label=False, elem_id="train-status")
-                with gr.Column(elem_id="hyperparameters"):
-                    widgets = hyperparameter_widgets(jobs.caps)
+                form.build_more()
+                widgets, fill = form.widgets, form.fill_outputs
+                form.wire(train_tab)  # preset -> every widget; changes -> visibility, note, estimate, address bar
                 # preprocess=False: raw values (page or API) go straight to TrainConfig.from_dict,
                 # whose messages name the field and its allowed range.
                 start_btn.click(
@@ -151,6 +147,8 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
                 refresh_runs.click(runs_tab.runs_table, None, [table, runs_note], api_name="runs")
                 runs_tab_ui.select(runs_tab.runs_table, None, [table, runs_note], **PRIVATE)
                 table.select(runs_tab.choose_run, None, [model, runs_note], **PRIVATE)
+                load_btn = gr.Button("Load the active run into Train", elem_id="load-run")
+                load_btn.click(train_tab.load_run, model, [*fill, tabs], **PRIVATE)
 
         seen = gr.State({})
         poll_outs = [progress, status, *curve_plots, model, overlay, table, seen]
@@ -164,6 +162,7 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
         )
         model.change(None, js="() => { window.drawPad?.send(true); }")  # re-read the drawing
         demo.load(curves_tab.curve_figures, overlay, curve_plots, **PRIVATE)
+        demo.load(train_tab.from_url, None, [*fill, tabs, form.estimate], show_progress="hidden", **PRIVATE)
     return demo
 
 

@@ -456,6 +456,8 @@ def test_the_epochs_slider_follows_the_server_cap(lab, monkeypatch):
         widgets = hyperparameter_widgets(lab.ctx.jobs.caps)
     assert widgets["epochs"].maximum == 3
     assert widgets["lr"].minimum == 1e-5  # log-scale field: a Number with the metadata's bounds
+    batch = widgets["batch_size"]  # a Number driven by a log2 slider: typed sizes need not be powers of two
+    assert isinstance(batch, gr.Number) and (batch.minimum, batch.maximum, batch.precision) == (1, 8192, 0)
 
 
 def test_curves_overlay_the_selected_past_runs(lab, trained):

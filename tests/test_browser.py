@@ -203,6 +203,7 @@ def test_random_test_digit_shows_its_true_label(page):
 
 def test_training_runs_in_the_background_and_draws_its_curves(page):
     open_tab(page, "Train")
+    page.locator("#group-data").locator("button, .label-wrap").first.click()  # the data settings' accordion
     for name, value in (("train_size", "2000"), ("val_size", "500"), ("epochs", "1")):
         field = page.locator(f"#hp-{name} input[type=number]")
         field.fill(value)
@@ -224,7 +225,7 @@ def test_training_runs_in_the_background_and_draws_its_curves(page):
     shoot(page, "curves")
     open_tab(page, "Train")
     expect(page.locator("#train-status")).to_contain_text("test accuracy")
-    shoot(page, "train")
+    shoot(page, "train-finished")  # docs' train.png comes from tests/test_browser_train.py
 
     open_tab(page, "Runs")
     table = page.locator("#runs-table")
