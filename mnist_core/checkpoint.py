@@ -64,6 +64,20 @@ def checkpoint_dir() -> Path:
     return Path(os.environ.get("MNIST_CHECKPOINT_DIR") or REPO_ROOT / "checkpoints")
 
 
+def new_run_path(folder: str | os.PathLike, cfg: TrainConfig) -> Path:
+    """A fresh checkpoint path `<model>-<YYYYmmdd-HHMMSS>[-n].pt` in `folder`: never one already on disk.
+
+    The CLI and the app both name runs with it, so a run started in the same second as another
+    gets a `-2`, `-3`... suffix instead of overwriting it.
+    """
+    folder = Path(folder)
+    stem = f"{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = folder / f"{stem}.pt", 2
+    while path.exists():
+        path, n = folder / f"{stem}-{n}.pt", n + 1
+    return path
+
+
 def library_versions() -> dict[str, str]:
     import torchvision
 
@@ -82,7 +96,8 @@ def save_checkpoint(
 ) -> Path:
     """Write the checkpoint atomically: a temporary file in the same folder, fsync, then rename.
 
-    A crash mid-write leaves the previous file intact and at most a hidden `.tmp` file behind.
+    A crash mid-write leaves the previous file intact and at most a hidden `.tmp` file behind, which
+    the next save (or run listing) in the folder removes once it is a minute old.
     """
     path = Path(path)
     payload = {
@@ -99,6 +114,7 @@ def save_checkpoint(
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temp_files(path.parent)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:  # read-only or missing folder: say which file and why, in one line
         raise _save_error(path, exc) from exc
@@ -111,6 +127,7 @@ def save_checkpoint(
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; a checkpoint is an ordinary shareable file
         os.replace(tmp, path)
+        _fsync_folder(path.parent)  # make the rename itself durable, not only the file's bytes
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         cause = exc if isinstance(exc, OSError) else writer and writer.error
@@ -118,6 +135,44 @@ def save_checkpoint(
             raise _save_error(path, cause) from exc
         raise
     return path
+
+
+STALE_TEMP_SECONDS = 60.0  # a live save rewrites its temporary file within seconds
+
+
+def remove_stale_temp_files(folder: str | os.PathLike, max_age: float = STALE_TEMP_SECONDS) -> list[Path]:
+    """Delete the hidden `.tmp` files a killed save left in `folder` (untouched for `max_age` seconds).
+
+    A save in progress keeps writing its file, so only leftovers are old; returns what was removed.
+    """
+    removed = []
+    now = time.time()
+    try:
+        candidates = list(Path(folder).glob(".*.tmp"))
+    except OSError:
+        return removed
+    for tmp in candidates:
+        try:
+            if now - tmp.stat().st_mtime > max_age and tmp.is_file():
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:  # gone meanwhile, or not ours to delete: never fail a save or a listing for it
+            continue
+    return removed
+
+
+def _fsync_folder(folder: Path) -> None:
+    """fsync a directory so a rename in it survives a power cut (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # Windows: directories cannot be opened this way, and NTFS journals renames
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some filesystems refuse fsync on a directory; the file itself is already synced
+        pass
+    finally:
+        os.close(fd)
 
 
 class _KeepWriteError:

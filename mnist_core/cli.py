@@ -1,4 +1,4 @@
-"""Command line: python -m mnist_core {data,train,evaluate,predict,explain,export}.
+"""Command line: python -m mnist_core {data,train,evaluate,predict,explain,export,sweep}.
 
 Every training flag is generated from TrainConfig's fields, so --help always shows the real
 defaults and ranges, and bad values are rejected by the same validation the app uses.
@@ -89,6 +89,36 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     p = add("export", "export a checkpoint as a self-contained torch.export .pt2 file")
     p.add_argument("--checkpoint", default=None, help="checkpoint file (default: the bundled model)")
     p.add_argument("--out", default="mnist.pt2", help="output .pt2 path")
+
+    p = add(
+        "sweep", "search hyperparameters with Optuna (TPE, median pruning); workers sharing --storage join one study"
+    )
+    p.add_argument("--study", required=True, help="study name; the same name and storage join an existing study")
+    p.add_argument("--trials", type=int, default=10, help="trials this process runs (default: 10)")
+    p.add_argument(
+        "--storage",
+        default=None,
+        help="Optuna RDB URL, e.g. postgresql://user:pw@host/db (default: sqlite checkpoints/sweeps.db)",
+    )
+    p.add_argument(
+        "--vary",
+        default=None,
+        help="fields to search, comma separated (default: lr,batch_size,dropout,weight_decay,label_smoothing)",
+    )
+    p.add_argument("--fix", default=None, help="pinned fields, e.g. model=cnn,epochs=2,train_size=10000")
+    p.add_argument(
+        "--max-seconds",
+        type=float,
+        default=None,
+        help="end the sweep after this many seconds (the running trial stops)",
+    )
+    p.add_argument(
+        "--sampler-seed",
+        type=int,
+        default=None,
+        help="seed of the TPE sampler (one worker only: workers with one seed repeat each other)",
+    )
+    p.add_argument("--json", action="store_true", help="print the outcome as one JSON object")
     return parser, subs
 
 
@@ -103,13 +133,13 @@ def cmd_data(args) -> int:
 
 
 def cmd_train(args, parser) -> int:
-    from .checkpoint import checkpoint_dir
+    from .checkpoint import checkpoint_dir, new_run_path
     from .data import load_mnist
     from .progress import ConsoleProgress
     from .train import train
 
     cfg = config_from_args(parser, args)
-    out = Path(args.out) if args.out else checkpoint_dir() / f"{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}.pt"
+    out = Path(args.out) if args.out else new_run_path(checkpoint_dir(), cfg)
     data = load_mnist(args.data_dir, log=lambda msg: print(msg, file=sys.stderr))
     try:
         with ConsoleProgress(cfg) as progress:
@@ -241,6 +271,43 @@ def cmd_export(args, parser) -> int:
     return 0
 
 
+def cmd_sweep(args, parser) -> int:
+    import optuna
+
+    from .data import load_mnist
+    from .search_space import SearchSpaceError, build_space
+    from .sweep import SweepError, SweepSpec, open_study, run_sweep
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own one line per trial instead
+    spec = SweepSpec(args.study, args.trials, args.storage, args.vary, args.fix, args.max_seconds, args.sampler_seed)
+    try:
+        build_space(spec.vary, spec.fixed)  # refuse bad fields before touching storage or data
+        if spec.trials < 1:
+            raise SweepError(f"--trials: {spec.trials} is not a positive number")
+        open_study(spec.study, spec.storage)  # refuse an unreachable database before loading MNIST
+        data = load_mnist(args.data_dir, log=lambda msg: print(msg, file=sys.stderr))
+        result = run_sweep(spec, data, callback=_print_sweep_event)
+    except (SearchSpaceError, SweepError) as exc:
+        parser.error(str(exc))
+    out = result.to_dict()
+    if args.json:
+        keys = ("study", "complete", "pruned", "failed", "best_value", "best_params", "best_checkpoint")
+        print(json.dumps({**{k: out[k] for k in keys}, **{k: v for k, v in out.items() if k not in keys}}))
+    if result.error:
+        print(f"error: {result.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_sweep_event(event) -> None:
+    if event.kind == "trial_end":
+        value = "" if event.value is None else f" val_acc {event.value:.2%}"
+        params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in event.params.items())
+        print(f"trial {event.trial} {event.state}{value} ({params}) {event.message}", file=sys.stderr)
+    elif event.kind == "end":
+        print(event.message, file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser, subs = build_parser()
     args = parser.parse_args(argv)
@@ -253,5 +320,6 @@ def main(argv: list[str] | None = None) -> int:
         "predict": cmd_predict,
         "export": cmd_export,
         "explain": cmd_explain,
+        "sweep": cmd_sweep,
     }
     return commands[args.command](args, sub)

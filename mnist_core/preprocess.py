@@ -65,17 +65,9 @@ _ORIENT = {  # EXIF orientation -> the transpose that makes the image upright (a
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-_DECODE_ERRORS = (
-    OSError,
-    ValueError,
-    SyntaxError,
-    EOFError,
-    IndexError,
-    TypeError,
-    struct.error,
-    zlib.error,
-    Image.DecompressionBombError,
-)
+# What PIL raises for a file it recognised but cannot decode (truncated, corrupt, a bomb). Not
+# TypeError/IndexError/...: those are programming errors and must surface, not read as "corrupt".
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error, Image.DecompressionBombError)
 
 
 class ImageError(ValueError):
@@ -153,10 +145,15 @@ def _from_editor(data: dict) -> np.ndarray | None:
     return np.asarray(canvas)
 
 
+def _pil_image(pixels: np.ndarray) -> Image.Image:
+    """A loaded uint8 array (H, W), (H, W, 2|3|4) as the PIL image of its mode: L, LA, RGB or RGBA."""
+    mode = {2: "LA", 3: "RGB", 4: "RGBA"}[pixels.shape[2]] if pixels.ndim == 3 else "L"
+    return Image.fromarray(pixels, mode)
+
+
 def _as_rgba(pixels: np.ndarray) -> Image.Image:
     """A loaded uint8 array as an RGBA PIL image (for layer compositing)."""
-    mode = {2: "LA", 3: "RGB", 4: "RGBA"}.get(pixels.shape[2]) if pixels.ndim == 3 else "L"
-    return Image.fromarray(pixels, mode).convert("RGBA")
+    return _pil_image(pixels).convert("RGBA")
 
 
 def _from_numpy(array: np.ndarray) -> np.ndarray:
@@ -215,8 +212,7 @@ def _downscale_array(pixels: np.ndarray) -> np.ndarray:
     if factor == 1:
         return pixels
     _check_pixel_count(pixels.shape[1], pixels.shape[0])
-    mode = {2: "LA", 3: "RGB", 4: "RGBA"}.get(pixels.shape[2]) if pixels.ndim == 3 else "L"
-    return np.asarray(Image.fromarray(pixels, mode).reduce(factor))
+    return np.asarray(_pil_image(pixels).reduce(factor))
 
 
 def _reduce_factor(width: int, height: int) -> int:

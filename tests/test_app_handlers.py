@@ -10,7 +10,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 import app as app_module
 from mnist_core.app import charts
@@ -22,6 +22,7 @@ from mnist_core.app.widgets import hyperparameter_widgets
 from mnist_core.checkpoint import save_checkpoint
 from mnist_core.config import TrainConfig, fields
 from mnist_core.models import build_model
+from tests.support.drawings import ONE, SEVEN, drawing
 from tests.support.fixtures import TINY, fake_checkpoint
 
 
@@ -45,18 +46,6 @@ def trained(mnist, tmp_path_factory) -> tuple[Path, JobManager]:
     jobs.start(TrainConfig(**TINY))
     wait_done(jobs)
     return folder, jobs
-
-
-def drawing(strokes, size: int = 336, pen: int = 24) -> np.ndarray:
-    """An RGBA canvas like the sketchpad's: transparent, with black strokes."""
-    image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
-    points = [(x * size, y * size) for x, y in strokes]
-    ImageDraw.Draw(image).line(points, fill=(0, 0, 0, 255), width=pen, joint="curve")
-    return np.asarray(image)
-
-
-ONE = [(0.5, 0.15), (0.5, 0.85)]
-SEVEN = [(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]
 
 
 # --------------------------------------------------------------------------------------- jobs

@@ -110,3 +110,20 @@ def test_export_loads_without_the_package(default_checkpoint, mnist, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == mnist.test_labels[:4].tolist()
+
+
+def test_two_runs_in_the_same_second_both_keep_their_checkpoint(mnist, tmp_path, monkeypatch, capsys):
+    """The CLI's default --out never reuses a name on disk (the same rule as the app's runs)."""
+    import time
+
+    from mnist_core.cli import main
+
+    monkeypatch.setenv("MNIST_CHECKPOINT_DIR", str(tmp_path))
+    monkeypatch.setattr(time, "strftime", lambda fmt, *args: "20260101-000000")  # both start "in one second"
+    args = ["train", "--model", "mlp", "--hidden-sizes", "8", "--train-size", "256", "--val-size", "64"]
+    for seed in ("1", "2"):
+        assert main([*args, "--batch-size", "64", "--seed", seed]) == 0
+    saved = sorted(p.name for p in tmp_path.glob("*.pt"))
+    assert saved == ["mlp-20260101-000000-2.pt", "mlp-20260101-000000.pt"]
+    seeds = {torch.load(tmp_path / name, weights_only=True)["config"]["seed"] for name in saved}
+    assert seeds == {1, 2}

@@ -1,8 +1,9 @@
 import math
 
 import pytest
+import torch
 
-from mnist_core.config import TrainConfig, describe_range, fields
+from mnist_core.config import TrainConfig, describe_range, field_type, fields
 
 
 def test_defaults_are_valid():
@@ -68,13 +69,51 @@ def test_round_trip_through_dict():
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
 
 
-def test_every_field_documents_its_range():
+def _beyond(value, step):
+    return value + step if isinstance(value, int) else value + step * max(abs(value), 0.01) * 0.5
+
+
+def test_every_field_documents_the_range_it_enforces():
+    """describe_range (in --help and every error) names exactly the values validation accepts."""
     for f in fields():
-        assert f.metadata["help"]
-        assert describe_range(f)
-        f_default = f.default
-        # the default itself must be allowed
-        TrainConfig.from_dict({f.name: f_default})
+        m, text = f.metadata, describe_range(f)
+        assert m["help"]
+        TrainConfig.from_dict({f.name: f.default})  # the default itself is allowed
+        if "choices" in m:
+            assert text == "one of " + ", ".join(m["choices"])
+            for choice in m["choices"]:
+                assert getattr(TrainConfig.from_dict({f.name: choice}), f.name) == choice
+            with pytest.raises(ValueError, match=f"^{f.name}:"):
+                TrainConfig.from_dict({f.name: "none-of-these"})
+        elif m.get("kind") == "int_list":
+            assert text == f"1 to {m['max_len']} integers in [{m['min']}, {m['max']}], comma separated"
+            TrainConfig.from_dict({f.name: ",".join([str(m["max"])] * m["max_len"])})
+            for bad in (",".join(["8"] * (m["max_len"] + 1)), str(m["max"] + 1), str(m["min"] - 1)):
+                with pytest.raises(ValueError, match=f"^{f.name}:"):
+                    TrainConfig.from_dict({f.name: bad})
+        elif "min" in m:
+            assert text == f"[{m['min']}, {m['max']}]"
+            for edge in (m["min"], m["max"]):
+                assert getattr(TrainConfig.from_dict({f.name: edge}), f.name) == edge
+            for bad in (_beyond(m["min"], -1), _beyond(m["max"], 1)):
+                with pytest.raises(ValueError, match=f"^{f.name}:"):
+                    TrainConfig.from_dict({f.name: bad})
+        else:
+            assert field_type(f) is bool and text == "true or false"
+
+
+@pytest.mark.parametrize(
+    "train_size, val_size",
+    [(0, 5000), (0, 0), (2000, 500), (60000, 5000), (58000, 5000), (55000, 5000), (100, 20000)],
+)
+def test_train_images_is_what_the_split_trains_on(train_size, val_size):
+    """TrainConfig.train_images counts exactly the images split_train_val hands to training."""
+    from mnist_core.data import split_train_val
+
+    cfg = TrainConfig(train_size=train_size, val_size=val_size)
+    images = torch.zeros(60_000, 1, dtype=torch.uint8)
+    train_x, *_ = split_train_val(images, images[:, 0], cfg.val_size, cfg.seed, cfg.train_size)
+    assert cfg.train_images == len(train_x)
 
 
 def test_every_field_has_a_known_group_and_a_form_sees_them_all_once():

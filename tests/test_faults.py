@@ -25,13 +25,13 @@ import gradio as gr
 import pytest
 import torch
 from gradio_client import Client, handle_file
-from PIL import Image, ImageDraw
 
 from mnist_core.app.jobs import Caps, InThread, JobBusyError, JobError, JobManager
 from mnist_core.app.registry import DEFAULT_NAME, RunRegistry
 from mnist_core.checkpoint import CheckpointWriteError, load_model, read_checkpoint, save_checkpoint
 from mnist_core.config import TrainConfig
 from mnist_core.models import build_model
+from tests.support.drawings import seven_png
 from tests.support.fixtures import TINY, fake_checkpoint
 from tests.support.server import CHROMIUM, CHROMIUM_ARGS, AppServer
 
@@ -51,14 +51,6 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.005):
 
 def hidden_files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
-
-
-def seven_png(folder: Path) -> Path:
-    image = Image.new("L", (336, 336), 255)
-    ImageDraw.Draw(image).line([(84, 67), (252, 67), (151, 286)], fill=0, width=24)
-    path = folder / "seven.png"
-    image.save(path)
-    return path
 
 
 # ------------------------------------------------------------------------------- SIGKILL

@@ -447,3 +447,51 @@ def test_sketch_set_checks_its_input():
         make_sketch_set(np.zeros((3, 32, 32), np.uint8), np.zeros(3), 1)
     with pytest.raises(ValueError, match="n must"):
         make_sketch_set(np.zeros((3, 28, 28), np.uint8), np.zeros(3), 4)
+
+
+@pytest.mark.parametrize("bug", [TypeError, IndexError])
+def test_a_programming_error_while_decoding_is_not_reported_as_a_corrupt_file(monkeypatch, tmp_path, bug):
+    """Only decoding failures become "the file may be corrupt"; a bug in our code surfaces as itself."""
+    from PIL import Image
+
+    import mnist_core.preprocess as preprocess
+
+    path = tmp_path / "seven.png"
+    Image.new("L", (28, 28), 255).save(path)
+
+    def broken(image):
+        raise bug("a bug in our own code")
+
+    monkeypatch.setattr(preprocess, "_normalise_mode", broken)
+    with pytest.raises(bug, match="a bug in our own code"):
+        preprocess.to_mnist(str(path))
+
+
+# How a camera stores an upright picture for each EXIF orientation (the EXIF specification's meaning,
+# written out here independently of preprocess's own table): orientation 6 is "rotate 90 degrees
+# clockwise to view", so the stored image is the upright one turned 90 degrees counter-clockwise.
+STORED_FOR_ORIENTATION = {
+    1: None,
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
+}
+
+
+@pytest.mark.parametrize("orientation", sorted(STORED_FOR_ORIENTATION))
+@pytest.mark.parametrize("fmt", ["jpg", "png"])
+def test_every_exif_orientation_is_turned_upright(tmp_path, reference, orientation, fmt):
+    upright = Image.fromarray(black_on_white(INK))
+    how = STORED_FOR_ORIENTATION[orientation]
+    stored = upright if how is None else upright.transpose(how)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    stored.save(tmp_path / f"photo.{fmt}", exif=exif)
+    assert correlation(to_mnist(tmp_path / f"photo.{fmt}"), reference) > 0.9
+    if orientation != 1:  # the test can fail: read without its tag, the stored picture is another shape
+        stored.save(tmp_path / f"untagged.{fmt}")
+        assert correlation(to_mnist(tmp_path / f"untagged.{fmt}"), reference) < 0.8

@@ -35,22 +35,14 @@ from mnist_core.app.registry import DEFAULT_NAME
 from mnist_core.app.tabs.draw import NO_DIGIT
 from mnist_core.app.widgets import hyperparameter_widgets
 from mnist_core.config import TrainConfig
+from tests.support.drawings import seven, seven_png
 from tests.support.fixtures import TINY, fake_checkpoint
 from tests.support.server import CHROMIUM, CHROMIUM_ARGS, AppServer
 
 REPO = Path(__file__).resolve().parent.parent
-SEVEN = [(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]
 
 
 # ------------------------------------------------------------------------------------ inputs
-def seven(size: int = 336) -> Image.Image:
-    """A black 7 on white paper."""
-    image = Image.new("L", (size, size), 255)
-    points = [(x * size, y * size) for x, y in SEVEN]
-    ImageDraw.Draw(image).line(points, fill=0, width=max(2, size // 14))
-    return image
-
-
 def bomb_png(path: Path, side: int = 30_000) -> None:
     """A PNG header declaring side x side pixels (900 MP) and no pixel data."""
 
@@ -247,10 +239,7 @@ def test_bad_checkpoints_are_listed_as_problems_and_never_executed(lab, tmp_path
 
 
 def _seven_file(folder: Path) -> Path:
-    path = folder / "seven-for-tests.png"
-    if not path.exists():
-        seven().save(path)
-    return path
+    return seven_png(folder, "seven-for-tests.png")
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..checkpoint import BUNDLED_DEFAULT, CheckpointError, checkpoint_dir, read_checkpoint
+from ..checkpoint import BUNDLED_DEFAULT, CheckpointError, checkpoint_dir, read_checkpoint, remove_stale_temp_files
 from ..config import TrainConfig
 
 if TYPE_CHECKING:  # imported lazily at run time: listing runs needs neither
@@ -59,7 +59,6 @@ class RunInfo:
 
     name: str
     path: Path
-    bundled: bool
     config: TrainConfig
     metrics: dict
     history: dict
@@ -97,7 +96,7 @@ class RunInfo:
             "weight_decay": cfg.weight_decay,
             "dropout": cfg.dropout,
             "augmentation": ", ".join(a for a in aug if a) or "none",
-            "train_images": cfg.train_size or 60_000 - cfg.val_size,
+            "train_images": cfg.train_images,
             "seed": cfg.seed,
             "val_acc": _round(self.val_accuracy),
             "test_acc": _round(m.get("test_accuracy")),
@@ -163,11 +162,12 @@ class RunRegistry:
     def listing(self) -> Listing:
         """Every readable checkpoint; unreadable ones go to `problems`, never raise."""
         out = Listing()
-        candidates: list[tuple[str, Path, bool]] = []
+        candidates: list[tuple[str, Path]] = []
         seen: set[Path] = set()
         if self._bundled is not None and self._bundled.is_file():
-            candidates.append((DEFAULT_NAME, self._bundled, True))
+            candidates.append((DEFAULT_NAME, self._bundled))
             seen.add(self._bundled.resolve())
+        remove_stale_temp_files(self.directory)  # leftovers of killed saves
         try:
             files = sorted(self.directory.glob("*.pt"), key=lambda p: (-_mtime(p), p.name))
         except OSError as exc:
@@ -178,16 +178,16 @@ class RunRegistry:
             if path.name.startswith(".") or not path.is_file() or path.resolve() in seen:
                 continue
             seen.add(path.resolve())
-            candidates.append((path.stem, path, False))
-        for name, path, bundled in candidates:
-            info = self._info(name, path, bundled)
+            candidates.append((path.stem, path))
+        for name, path in candidates:
+            info = self._info(name, path)
             if isinstance(info, RunInfo):
                 out.runs.append(info)
             else:
                 out.problems.append((path.name, info))
         return out
 
-    def _info(self, name: str, path: Path, bundled: bool) -> RunInfo | str:
+    def _info(self, name: str, path: Path) -> RunInfo | str:
         """Metadata of one file (cached), or the reason it cannot be read."""
         key = _file_key(path)
         if key is None:
@@ -202,7 +202,6 @@ class RunRegistry:
             info: RunInfo | str = RunInfo(
                 name=name,
                 path=path,
-                bundled=bundled,
                 config=payload["config"],
                 metrics=dict(payload.get("metrics") or {}),
                 history=dict(payload.get("history") or {}),

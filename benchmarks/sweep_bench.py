@@ -1,0 +1,98 @@
+"""Sweep benchmark: what a TPE + median-pruning sweep finds against the defaults, and what a second worker buys.
+
+Trains the default config once (the baseline's validation accuracy), then runs the same sweep
+(`python -m mnist_core sweep`, as a user would) with one worker process and with two worker processes
+sharing one study on a private PostgreSQL server (SQLite if PostgreSQL is not installed), and prints
+one JSON object per variant plus a markdown table. Checkpoints go to a temporary folder.
+
+    python benchmarks/sweep_bench.py --trials 30 --fix model=cnn,train_size=10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.support.postgres import PostgresServer, pg_bin  # noqa: E402
+
+
+def baseline(fixed: str) -> dict:
+    """Validation accuracy of the defaults (with the sweep's fixed fields) and the seconds it took."""
+    from mnist_core.search_space import build_space
+    from mnist_core.train import train
+
+    cfg = build_space(None, fixed).base
+    started = time.perf_counter()
+    result = train(cfg)
+    return {"val_acc": result.history["epochs"][-1]["val_acc"], "seconds": round(time.perf_counter() - started, 1)}
+
+
+def sweep(url: str, study: str, workers: int, trials: int, fixed: str, env: dict) -> dict:
+    """Run `workers` processes of `trials // workers` trials each on one study; wall time until all end."""
+    cmd = [sys.executable, "-m", "mnist_core", "sweep", "--study", study, "--storage", url, "--fix", fixed, "--json"]
+    started = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [*cmd, "--trials", str(trials // workers + (i < trials % workers))],
+            env=env,
+            stdout=subprocess.PIPE,
+            cwd=REPO,
+        )
+        for i in range(workers)
+    ]
+    outs = [json.loads(p.communicate()[0].decode().strip().splitlines()[-1]) for p in procs]
+    seconds = time.perf_counter() - started
+    last = max(outs, key=lambda o: o["complete"] + o["pruned"] + o["failed"])  # the later reader sees all trials
+    return {
+        "workers": workers,
+        "wall_seconds": round(seconds, 1),
+        "load_avg": round(os.getloadavg()[0], 1),  # the machine's 1-minute load at the end: others' work shows here
+        **{k: last[k] for k in ("complete", "pruned", "failed", "best_value", "best_params")},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--fix", default="model=cnn,train_size=10000")
+    parser.add_argument("--workers", default="1,2", help="worker counts to compare, in this order")
+    parser.add_argument("--skip-baseline", action="store_true", help="do not train the defaults first")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="sweep-bench-") as tmp:
+        env = {**os.environ, "MNIST_CHECKPOINT_DIR": tmp}
+        os.environ["MNIST_CHECKPOINT_DIR"] = tmp
+        rows = [] if args.skip_baseline else [{"variant": "defaults", **baseline(args.fix)}]
+        if rows:
+            print(json.dumps(rows[0]), flush=True)
+        server = PostgresServer().start() if pg_bin() else None
+        try:
+            url = server.url if server else f"sqlite:///{tmp}/sweeps.db"
+            for workers in (int(w) for w in args.workers.split(",")):
+                row = sweep(url, f"bench-{workers}w", workers, args.trials, args.fix, env)
+                rows.append({"variant": f"sweep, {workers} worker(s)", **row})
+                print(json.dumps(rows[-1]), flush=True)
+        finally:
+            if server:
+                server.close()
+    print("| variant | best val acc | wall s | complete | pruned | failed |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        acc = r.get("best_value", r.get("val_acc"))
+        wall = r.get("wall_seconds", r.get("seconds"))
+        print(
+            f"| {r['variant']} | {acc:.2%} | {wall} | {r.get('complete', '')} | {r.get('pruned', '')} | {r.get('failed', '')} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""Faults through the app's real runner, the training child process: stop mid-epoch, a full disk,
+a file-size limit. (tests/test_faults.py injects faults into the in-thread runner with monkeypatch.)"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mnist_core.app.jobs import Caps, JobManager
+from mnist_core.app.train_process import TrainingProcess
+from mnist_core.checkpoint import read_checkpoint
+from mnist_core.config import TrainConfig
+from tests.support.fixtures import TINY
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="the training process needs POSIX (fd passing)")
+
+TIMEOUT = 300
+
+
+def _manager(folder: Path) -> JobManager:
+    manager = JobManager(caps=Caps(), directory=lambda: folder)
+    assert isinstance(manager.runner, TrainingProcess)  # the app's default runner
+    return manager
+
+
+def _finished(jobs: JobManager):
+    assert jobs.wait(TIMEOUT), "the run did not end in time"
+    return jobs.snapshot()
+
+
+def test_stop_in_the_middle_of_an_epoch_keeps_the_last_completed_one(tmp_path):
+    jobs = _manager(tmp_path)
+    try:
+        jobs.start(TrainConfig(**{**TINY, "epochs": 50}))
+        # Stop a third of the way into epoch 2 (a step event of epoch 2 after epoch 1 was saved).
+        mid = jobs.wait_for(lambda s: s.epoch == 1 and s.steps_history and s.steps_history[-1]["epoch"] > 1.3, TIMEOUT)
+        assert mid is not None, "epoch 2 never got under way"
+        jobs.stop()
+        state = _finished(jobs)
+    finally:
+        jobs.close()
+    assert state.status == "stopped" and "after 1 completed epoch" in state.message, state.message
+    assert state.metrics["epochs_completed"] == 1 and "test_accuracy" in state.metrics
+    payload = read_checkpoint(state.checkpoint)
+    assert payload["stopped"] is True and len(payload["history"]["epochs"]) == 1
+    assert payload["metrics"]["test_accuracy"] == state.metrics["test_accuracy"]
+
+
+def _can_mount_tmpfs(where: Path) -> bool:
+    if os.geteuid() != 0:
+        return False
+    where.mkdir(exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", str(where)], capture_output=True)
+    if mounted.returncode != 0:
+        return False
+    subprocess.run(["umount", str(where)], check=True)
+    return True
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real filesystem (tmpfs) with room for one checkpoint of TINY but not for two (the save's temporary
+    copy next to the previous one): the save after epoch 2 hits a full disk."""
+    disk = tmp_path / "disk"
+    if not _can_mount_tmpfs(disk):
+        pytest.skip("mounting a small tmpfs needs root and mount(2); test_a_file_size_limit_... covers writes anyway")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=320k", "tmpfs", str(disk)], check=True)
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def test_a_full_disk_fails_the_run_and_keeps_the_checkpoint_of_the_last_saved_epoch(small_disk):
+    jobs = _manager(small_disk)
+    try:
+        jobs.start(TrainConfig(**{**TINY, "epochs": 5}))
+        state = _finished(jobs)
+        assert jobs.runner.pid is not None  # the child reported the failure and lives on
+    finally:
+        jobs.close()
+    assert state.status == "failed", state.message
+    assert "No space left on device" in state.message and f"Epoch 1 was saved as {state.name}" in state.message
+    assert state.error.startswith("CheckpointWriteError")
+    payload = read_checkpoint(state.checkpoint)  # the epoch-1 file is intact
+    assert len(payload["history"]["epochs"]) == 1
+    assert [p.name for p in small_disk.iterdir()] == [f"{state.name}.pt"]  # no temporary file left behind
+
+
+SET_FILE_SIZE_LIMIT = """
+import resource, signal
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG, as a full disk fails
+resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
+"""
+
+
+def test_a_file_size_limit_in_the_child_fails_the_run_cleanly(tmp_path, monkeypatch):
+    """Any platform: the child's writes are capped with RLIMIT_FSIZE (set at its start by a sitecustomize)."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(textwrap.dedent(SET_FILE_SIZE_LIMIT.format(limit=64 * 1024)))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")])))
+    probe = subprocess.run(
+        [sys.executable, "-c", "import resource; print(resource.getrlimit(resource.RLIMIT_FSIZE)[0])"],
+        capture_output=True,
+        text=True,
+        env=os.environ,
+    )
+    assert probe.stdout.strip() == str(64 * 1024), "the sitecustomize hook did not run"
+    folder = tmp_path / "runs"
+    jobs = _manager(folder)
+    try:
+        jobs.start(TrainConfig(**{**TINY, "epochs": 2}))
+        state = _finished(jobs)
+        child = jobs.runner.pid
+    finally:
+        jobs.close()
+    assert state.status == "failed" and "File too large" in state.message, state.message
+    assert state.error.startswith("CheckpointWriteError") and child is not None
+    assert list(folder.iterdir()) == []  # nothing half-written left behind

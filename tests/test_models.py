@@ -1,0 +1,49 @@
+"""Every model with every activation, with and without BatchNorm: the right layers, a finite training
+step, and a checkpoint that loads back into the same network."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from mnist_core.checkpoint import load_model, save_checkpoint
+from mnist_core.config import ACTIVATIONS, MODELS, TrainConfig
+from mnist_core.models import build_model
+
+# Written out here, not read from models.ACTIVATIONS, so that a wrong entry there fails.
+ACTIVATION_CLASSES = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "mish": nn.Mish, "gelu": nn.GELU}
+HIDDEN_LAYERS = {"mlp": 2, "cnn": 3, "cnn_large": 5}  # activations per network (mlp: hidden_sizes "32,16")
+NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
+
+
+def test_the_tables_here_cover_every_choice():
+    assert set(ACTIVATION_CLASSES) == set(ACTIVATIONS) and set(HIDDEN_LAYERS) == set(MODELS)
+
+
+@pytest.mark.parametrize("batch_norm", [True, False])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("model", MODELS)
+def test_every_model_activation_and_batch_norm(tmp_path, model, activation, batch_norm):
+    cfg = TrainConfig(model=model, activation=activation, batch_norm=batch_norm, hidden_sizes="32,16").validate()
+    torch.manual_seed(0)
+    net = build_model(cfg)
+    layers = list(net.modules())
+    activations = [m for m in layers if type(m) in ACTIVATION_CLASSES.values()]
+    assert len(activations) == HIDDEN_LAYERS[model]
+    assert all(type(m) is ACTIVATION_CLASSES[activation] for m in activations)
+    norms = [m for m in layers if isinstance(m, NORMS)]
+    assert len(norms) == (HIDDEN_LAYERS[model] if batch_norm else 0)
+    if not batch_norm:  # without a norm to absorb it, every layer keeps its bias
+        assert all(m.bias is not None for m in layers if isinstance(m, (nn.Conv2d, nn.Linear)))
+
+    x, y = torch.rand(8, 1, 28, 28), torch.arange(8) % 10
+    loss = nn.functional.cross_entropy(net(x), y)
+    loss.backward()
+    assert torch.isfinite(loss) and all(torch.isfinite(p.grad).all() for p in net.parameters())
+
+    net.eval()
+    path = save_checkpoint(tmp_path / "m.pt", net, cfg, {"steps": [], "epochs": []}, {})
+    loaded = load_model(path).model.eval()
+    with torch.no_grad():
+        assert torch.equal(loaded(x), net(x))
