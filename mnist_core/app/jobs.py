@@ -327,7 +327,7 @@ class JobManager:
             self._update(epochs=event.epochs)
         elif event.kind == "step":
             if getattr(event, "snapshot", None):
-                s.learning = event.snapshot
+                s.learning = {**event.snapshot, "step": event.step, "steps": event.steps}
             s.steps_history.append(
                 {"step": event.step, "epoch": event.step / max(event.steps, 1) * event.epochs, "loss": event.loss}
             )

@@ -246,12 +246,14 @@ class InsideTab:
         latest run (each output skipped when nothing changed since this browser's last tick)."""
         s = self.ctx.jobs.snapshot()
         live = s.learning
-        if not live or list(seen or []) == [s.run_id, s.step]:
+        if not live or list(seen or []) == [s.run_id, live["step"]]:
             return gr.skip(), gr.skip(), gr.skip(), seen
         data = self.ctx.data()
         idx = np.asarray(live["indices"])
         grid = learning_picture(data.test_images[idx].numpy(), data.test_labels[idx].numpy(), live)
         right = sum(live["correct"])
         filters = png_file(filters_picture(np.asarray(live["filters"], dtype=np.float32)))
-        caption = f"**{s.name}**, step {s.step}/{s.steps}: {right} of {len(idx)} fixed test digits read right."
-        return png_file(grid), filters, caption, [s.run_id, s.step]
+        caption = (
+            f"**{s.name}**, step {live['step']}/{live['steps']}: {right} of {len(idx)} fixed test digits read right."
+        )
+        return png_file(grid), filters, caption, [s.run_id, live["step"]]
