@@ -22,7 +22,7 @@ from mnist_core.app.context import AppContext  # noqa: E402
 from mnist_core.app.gradio_compat import calm_queue  # noqa: E402
 from mnist_core.app.jobs import JobManager  # noqa: E402
 from mnist_core.app.registry import RunRegistry  # noqa: E402
-from mnist_core.app.tabs import curves, data, draw, evaluate, runs, train  # noqa: E402
+from mnist_core.app.tabs import curves, data, draw, evaluate, inside, runs, train  # noqa: E402
 from mnist_core.app.widgets import TrainForm  # noqa: E402
 
 # Gradio accepts uploads of any size by default: on a shared Space one visitor could fill the disk.
@@ -36,6 +36,7 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
     ctx = AppContext(jobs, registry)
     draw_tab, train_tab, curves_tab = draw.DrawTab(ctx), train.TrainTab(ctx), curves.CurvesTab(ctx)
     evaluate_tab, data_tab, runs_tab = evaluate.EvaluateTab(ctx), data.DataTab(ctx), runs.RunsTab(ctx)
+    inside_tab = inside.InsideTab(ctx)
     names = registry.names()
     # delete_cache: drop the images a long-running server writes for each prediction after an hour.
     with gr.Blocks(title="MNIST Digit Lab", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
@@ -72,6 +73,10 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
                 gr.Button(visible=False).click(
                     draw_tab.read_number, outputs=gr.JSON(visible=False), api_name="read_number", **api
                 )
+
+            with gr.Tab("Inside", id="inside") as inside_ui:
+                # Integrated Gradients, each layer, nearest training digits, the test-set map; "watch it learn".
+                inside_tab.build(model, inside_ui, PREDICT)
 
             with gr.Tab("Train", id="train"):
                 gr.Markdown(f"Pick a preset, change what you like, start. One run at a time. {jobs.caps.describe()}")

@@ -50,6 +50,7 @@ class TrainEvent:
     samples_per_sec: float = 0.0
     metrics: dict = field(default_factory=dict)  # 'epoch': train/val loss and accuracy; 'end': test; 'val': val
     message: str = ""
+    snapshot: dict | None = None  # 'step' with a probe: what the probe read from the model (watch it learn)
 
 
 @dataclass
@@ -127,9 +128,11 @@ def train(
     checkpoint_path: str | Path | None = None,
     val_points: int = 0,
     checkpoint_extra: dict | None = None,
+    probe: Callable[[nn.Module], dict] | None = None,
 ) -> TrainResult:
     """Train the network `cfg` describes; evaluate on the test set; save to `checkpoint_path` if given.
 
+    `probe(model)`, if given, runs at every step event and its dict rides on the event (`snapshot`).
     The checkpoint is written after every completed epoch, so a stop or a crash keeps the last one.
     `val_points` > 0 also scores VAL_POINT_IMAGES validation images at that many evenly spaced points
     inside each epoch ('val' events; their time is not counted as training). `checkpoint_extra`
@@ -212,9 +215,11 @@ def train(
                     "lr": optimizer.param_groups[0]["lr"],
                 }
                 history["steps"].append(point)
-                emit(
-                    TrainEvent("step", epoch, cfg.epochs, step, total_steps, elapsed, point["lr"], point["loss"], rate)
+                event = TrainEvent(
+                    "step", epoch, cfg.epochs, step, total_steps, elapsed, point["lr"], point["loss"], rate
                 )
+                event.snapshot = probe(model) if probe else None
+                emit(event)
                 window_loss.zero_()
                 window_steps, window_start = 0, time.perf_counter()
             if batch_no in val_marks:

@@ -29,7 +29,7 @@ from typing import Any
 from ..checkpoint import CheckpointWriteError, check_writable, checkpoint_dir, new_run_path
 from ..config import TrainConfig
 from ..device import resolve_device
-from .train_process import RunFailed, TrainingProcess
+from .train_process import RunFailed, TrainingProcess, learning_probe
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class InThread:
 
         data = (self._data_loader or load_mnist_cached)()
         on_running()
-        train(cfg, data, callback=on_event, stop=stop, checkpoint_path=path)
+        train(cfg, data, callback=on_event, stop=stop, checkpoint_path=path, probe=learning_probe(data))
 
     def close(self) -> None:
         """Nothing to close."""
@@ -141,6 +141,7 @@ class JobState:
     metrics: dict = field(default_factory=dict)  # final metrics ('end' event)
     error: str = ""
     timed_out: bool = False  # stopped by MNIST_MAX_TRAIN_SECONDS
+    learning: dict | None = None  # the latest step's probe snapshot (train_process.learning_probe)
 
     @property
     def active(self) -> bool:
@@ -325,6 +326,8 @@ class JobManager:
         if event.kind == "start":
             self._update(epochs=event.epochs)
         elif event.kind == "step":
+            if getattr(event, "snapshot", None):
+                s.learning = {**event.snapshot, "step": event.step, "steps": event.steps}
             s.steps_history.append(
                 {"step": event.step, "epoch": event.step / max(event.steps, 1) * event.epochs, "loss": event.loss}
             )

@@ -171,11 +171,37 @@ def serve(conn: Connection) -> None:
             data = load_mnist_cached()
             conn.send(("running",))
             cfg = TrainConfig.from_dict(config)
-            train(cfg, data, callback=lambda event: conn.send(("event", event)), stop=stop, checkpoint_path=path)
+            probe = learning_probe(data)
+            train(
+                cfg,
+                data,
+                callback=lambda event: conn.send(("event", event)),
+                stop=stop,
+                checkpoint_path=path,
+                probe=probe,
+            )
             conn.send(("finished",))
         except Exception as exc:  # noqa: BLE001 - every failure goes back to the parent, the child lives on
             if not _report(conn, exc):
                 return  # the parent is gone: nobody to train for
+
+
+FILTERS_SHOWN = 32
+
+
+def learning_probe(data):
+    """What a step event carries for "watch it learn": the fixed test digits' answers and the filters."""
+    from ..explain import LearningProbe
+
+    reader = LearningProbe(data)
+    indices = reader.indices.tolist()
+
+    def read(model) -> dict:
+        snapshot = reader(model)
+        snapshot.filters = snapshot.filters[:FILTERS_SHOWN]  # an MLP has hundreds of 28x28 templates
+        return {**snapshot.to_dict(), "indices": indices}
+
+    return read
 
 
 def _report(conn: Connection, exc: Exception) -> bool:
