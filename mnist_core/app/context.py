@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 import gradio as gr
+import torch
 
 from ..data import MNISTTensors, load_mnist_cached
 from .jobs import JobManager
@@ -26,7 +27,12 @@ class AppContext:
         return load_mnist_cached(log=log.info)
 
     def warm_up(self) -> None:
-        """Start the training process and load the default model and MNIST, so first uses are quick."""
+        """Start the training process and load the default model and MNIST, so first uses are quick.
+
+        The server's own work (a drawing, an explanation) runs on one torch thread: training has its
+        own process, and two intra-op threads fighting it for two cores made a 4-digit read 66-78 ms
+        instead of 6-10 ms, an explanation 1.9 s instead of 87 ms (benchmarks/RESULTS.md)."""
+        torch.set_num_threads(1)
         try:
             self.jobs.warm_up()
             self.registry.predictor(None)
