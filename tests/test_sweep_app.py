@@ -56,6 +56,7 @@ def test_a_sweep_runs_as_the_servers_job_and_its_trials_become_runs(lab: Lab):
     assert isinstance(history, go.Figure) and isinstance(parallel, go.Figure)
     assert isinstance(importance, go.Figure) or "importances" in note
     assert isinstance(trials, pd.DataFrame) and sorted(trials["trial"]) == [0, 1]
+    assert best in trials["checkpoint"].tolist() and not any("/" in c for c in trials["checkpoint"])  # no server paths
     again = lab.sweep.poll(seen)
     assert all(isinstance(out, type(gr.skip())) for out in again[:7])
 

@@ -147,7 +147,7 @@ class SweepTab:
         """The three Optuna figures (skipped unless `figures`; a note says why one is missing) and the trials table."""
         try:
             opened = open_study(study)
-            table = sweep_charts.trials_table(opened)
+            table = _shown(sweep_charts.trials_table(opened))
             drawn = sweep_charts.sweep_figures(opened) if figures else {}
         except Exception as exc:  # noqa: BLE001 - a study that cannot be read must not break the page
             return (gr.skip(),) * 3 + (gr.skip(), f"The study {study} cannot be read: {exc}")
@@ -194,3 +194,10 @@ class SweepTab:
             outputs[2:7] = self.study_views(s.sweep["study"], figures=seen.get("figures") != figures_key)
         seen.update(version=s.version, elapsed=int(s.elapsed), study=study_key, figures=figures_key)
         return (*outputs, seen)
+
+
+def _shown(table):
+    """The trials table for a visitor: run names, not server paths (as the Runs tab), and rounded accuracies."""
+    if "checkpoint" in table:
+        table["checkpoint"] = [Path(str(p)).stem if p else "" for p in table["checkpoint"]]
+    return table.round({"val_acc": 4, "test_acc": 4, "seconds": 1})
