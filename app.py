@@ -19,11 +19,11 @@ os.environ.setdefault("MNIST_DATA_DIR", str(Path(__file__).resolve().parent / "d
 import gradio as gr  # noqa: E402
 
 from mnist_core.app.context import AppContext  # noqa: E402
-from mnist_core.app.gradio_compat import SELECT_BRUSH_JS, calm_queue  # noqa: E402
+from mnist_core.app.gradio_compat import calm_queue  # noqa: E402
 from mnist_core.app.jobs import JobManager  # noqa: E402
 from mnist_core.app.registry import RunRegistry  # noqa: E402
 from mnist_core.app.tabs import curves, data, draw, evaluate, runs, sweep, train  # noqa: E402
-from mnist_core.app.widgets import hyperparameter_widgets  # noqa: E402
+from mnist_core.app.widgets import TrainForm  # noqa: E402
 
 # Gradio accepts uploads of any size by default: on a shared Space one visitor could fill the disk.
 MAX_UPLOAD = "50mb"
@@ -39,7 +39,9 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
     names = registry.names()
     # delete_cache: drop the images a long-running server writes for each prediction after an hour.
     with gr.Blocks(title="MNIST Digit Lab", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
-        gr.Markdown("# MNIST Digit Lab\nDraw a digit, train your own network, and see how it learns.")
+        gr.Markdown(
+            "# MNIST Digit Lab\nDraw a digit, train your own network, and see how it learns.", elem_id="app-header"
+        )
         model = gr.Dropdown(
             names,
             value=names[0] if names else None,
@@ -49,80 +51,41 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
             elem_id="model-picker",
         )
 
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Draw", id="draw"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=320):
+                        draw.pad(draw_tab)  # the canvas reads what is drawn by itself (draw_pad.js)
+                    with gr.Column(scale=2, min_width=300):
+                        result = gr.HTML(draw.result_html(draw.Reading()), elem_id="draw-result")
                 with gr.Row():
-                    with gr.Column(scale=1, min_width=340):
-                        sketch = gr.Sketchpad(
-                            label="Draw one digit (0-9), large and centred",
-                            canvas_size=(336, 336),
-                            height=430,
-                            fixed_canvas=True,
-                            # default_size is the radius in canvas pixels: a 24 px stroke, like a thick pen
-                            brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"),
-                            eraser=gr.Eraser(default_size=30),
-                            layers=False,
-                            transforms=(),
-                            type="numpy",
-                            image_mode="RGBA",
-                            format="png",
-                            buttons=[],
-                            elem_id="sketchpad",
-                        )
-                        with gr.Row():
-                            predict_btn = gr.Button("Predict", variant="primary")
-                            random_btn = gr.Button("Random test digit")
-                        # type="filepath" with preprocess=False below: mnist_core reads the file and
-                        # explains a text file named .png or a decompression bomb, not Gradio's bare "Error".
-                        upload = gr.Image(
-                            label="...or upload a photo or image of a digit",
-                            type="filepath",
-                            image_mode=None,
-                            sources=["upload", "clipboard"],
-                            height=220,
-                            elem_id="upload",
-                        )
-                    with gr.Column(scale=1, min_width=320):
-                        label = gr.Label(num_top_classes=3, label="Prediction (top 3)", elem_id="prediction")
-                        info = gr.Markdown(
-                            "Draw a digit: the prediction updates as you draw.",
-                            show_label=False,
-                            elem_id="predict-info",
-                        )
-                        seen28 = gr.Image(
-                            label="What the model sees (28x28, enlarged)",
-                            height=190,
-                            interactive=False,
-                            format="png",
-                            elem_id="seen28",
-                        )
-                        probs = gr.Plot(label="Probabilities", elem_id="probs")
-                outs = [label, probs, seen28, info]
-                sketch.change(draw_tab.predict_sketch, [sketch, model], outs, **PRIVATE, **PREDICT)
-                predict_btn.click(draw_tab.predict_sketch, [sketch, model], outs, **PRIVATE, **PREDICT)
-                upload.upload(draw_tab.predict_upload, [upload, model], outs, preprocess=False, **PRIVATE, **PREDICT)
-                # API `predict` takes a plain file, so a file that is not an image gets mnist_core's message.
-                api_image, api_predict = gr.File(visible=False, label="image"), gr.Button(visible=False)
-                api_predict.click(draw_tab.predict_upload, [api_image, model], outs, api_name="predict", **PREDICT)
-                random_btn.click(draw_tab.random_test_digit, model, [upload, *outs], api_name="random_digit", **PREDICT)
+                    random_btn = gr.Button("Random test digit", scale=0)
+                    # type="filepath" with preprocess=False: mnist_core reads the file and explains a
+                    # text file named .png or a decompression bomb, not Gradio's bare "Error".
+                    upload = gr.Image(label="...or upload a photo", type="filepath", image_mode=None, **draw.UPLOAD)
+                upload.upload(draw_tab.show_upload, [upload, model], result, preprocess=False, **PRIVATE, **PREDICT)
+                random_btn.click(draw_tab.random_test_digit, model, result, api_name="random_digit", **PREDICT)
+                # API: `predict` (one digit: label, chart, 28x28 view, text) and `read_number` take plain files.
+                api_image, api_outs = gr.File(visible=False), draw.api_outputs()
+                api = dict(inputs=[api_image, model], **PREDICT)
+                gr.Button(visible=False).click(draw_tab.predict_upload, outputs=api_outs, api_name="predict", **api)
+                gr.Button(visible=False).click(
+                    draw_tab.read_number, outputs=gr.JSON(visible=False), api_name="read_number", **api
+                )
 
             with gr.Tab("Train", id="train"):
-                gr.Markdown(
-                    "Every hyperparameter of `TrainConfig`. Training runs in the background: other tabs keep "
-                    f"working. One run at a time on this server. {jobs.caps.describe()}"
-                )
+                gr.Markdown(f"Pick a preset, change what you like, start. One run at a time. {jobs.caps.describe()}")
+                form = TrainForm(jobs.caps)
+                form.build_top()
                 with gr.Row():
-                    start_btn = gr.Button(
-                        "Start training",
-                        variant="primary",
-                        interactive=not jobs.caps.training_disabled,
-                        elem_id="start",
-                    )
+                    start = dict(variant="primary", interactive=not jobs.caps.training_disabled, elem_id="start")
+                    start_btn = gr.Button("Start training", **start)
                     stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
                 progress = gr.HTML(train.progress_html(jobs.snapshot()), elem_id="progress")
                 status = gr.Markdown(jobs.snapshot().message, show_label=False, elem_id="train-status")
-                with gr.Column(elem_id="hyperparameters"):
-                    widgets = hyperparameter_widgets(jobs.caps)
+                form.build_more()
+                widgets, fill = form.widgets, form.fill_outputs
+                form.wire(train_tab)  # preset -> every widget; changes -> visibility, note, estimate, address bar
                 # preprocess=False: raw values (page or API) go straight to TrainConfig.from_dict,
                 # whose messages name the field and its allowed range.
                 start_btn.click(
@@ -187,6 +150,8 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
                 refresh_runs.click(runs_tab.runs_table, None, [table, runs_note], api_name="runs")
                 runs_tab_ui.select(runs_tab.runs_table, None, [table, runs_note], **PRIVATE)
                 table.select(runs_tab.choose_run, None, [model, runs_note], **PRIVATE)
+                load_btn = gr.Button("Load the active run into Train", elem_id="load-run")
+                load_btn.click(train_tab.load_run, model, [*fill, tabs], **PRIVATE)
 
         seen = gr.State({})
         poll_outs = [progress, status, *curve_plots, model, overlay, table, seen]
@@ -198,9 +163,9 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
             concurrency_limit=None,
             **PRIVATE,
         )
-        model.change(draw_tab.predict_sketch, [sketch, model], outs, **PRIVATE, **PREDICT)
+        model.change(None, js="() => { window.drawPad?.send(true); }")  # re-read the drawing
         demo.load(curves_tab.curve_figures, overlay, curve_plots, **PRIVATE)
-        demo.load(None, js=SELECT_BRUSH_JS)
+        demo.load(train_tab.from_url, None, [*fill, tabs, form.estimate], show_progress="hidden", **PRIVATE)
     return demo
 
 

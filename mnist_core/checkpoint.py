@@ -79,14 +79,18 @@ def new_run_path(folder: str | os.PathLike, cfg: TrainConfig) -> Path:
 
 
 def library_versions() -> dict[str, str]:
-    import torchvision
+    from importlib.metadata import PackageNotFoundError, version
 
     from . import __version__
 
+    try:  # read from its metadata: importing torchvision would cost a training command 0.3-0.5 s
+        torchvision_version = version("torchvision")
+    except PackageNotFoundError:
+        torchvision_version = "not installed"
     return {
         "mnist_core": __version__,
         "torch": str(torch.__version__),  # TorchVersion is not a plain str: weights_only refuses it
-        "torchvision": str(torchvision.__version__),
+        "torchvision": torchvision_version,
         "python": platform.python_version(),
     }
 
@@ -207,7 +211,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     if payload.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path.name}: checkpoint format {payload.get('format_version')} is not supported")
     try:
-        payload["config"] = TrainConfig.from_dict(payload["config"])
+        # Checkpoints from before TrainConfig.precision existed were all trained in fp32.
+        payload["config"] = TrainConfig.from_dict({"precision": "fp32", **payload["config"]})
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path.name}: invalid config in checkpoint ({exc})") from None
     return payload

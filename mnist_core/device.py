@@ -23,3 +23,21 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name not in available:
         raise ValueError(f"device: {name!r} is not available here; available: {', '.join(available)}")
     return torch.device(name)
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` computes bf16 matrix products in hardware (CPUs: AVX-512 BF16 or AMX)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        try:  # the check torch's own compiler uses (oneDNN's view of the CPU)
+            return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    return False
+
+
+def precision_autocast(precision: str, device: torch.device) -> torch.autocast:
+    """The autocast context of a training step: bf16 when asked for, or for 'auto' where it is native."""
+    bf16 = precision == "bf16" or (precision == "auto" and native_bf16(device))
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)

@@ -99,8 +99,11 @@ def explain(
     index: InsideIndex | None = None,
     target: int | None = None,
     neighbours: int = 8,
+    temperature: float = 1.0,
 ) -> Explanation:
     """Explain one float (28, 28) digit in [0, 1] (None = blank) for a model in eval mode.
+
+    `temperature` divides the logits, as Predictor does (the checkpoint's calibration).
 
     Without an `index` the neighbours and map position stay empty (the rest is computed).
     """
@@ -109,7 +112,7 @@ def explain(
         return nothing_to_explain()
     with torch.inference_mode():
         out = forward_stages(model, _input(image28, model))
-        probs = torch.softmax(out.logits.float(), 1)[0].cpu().numpy()
+        probs = torch.softmax(out.logits.float() / temperature, 1)[0].cpu().numpy()
         stages = [(name, t[0].float().cpu().numpy()) for name, t in out.stages[:-1]]
         stages.append(("output", probs.astype(np.float32)))
         feature = out.features[0].float().cpu().numpy()

@@ -67,6 +67,8 @@ class Predictor:
         self.config = loaded.config
         self.metrics = loaded.payload.get("metrics", {})
         self.path = path
+        # Fitted on the validation split at the end of training (mnist_core/calibrate.py); older files: 1.
+        self.temperature = float(loaded.payload.get("temperature") or 1.0)
         self._index_lock = threading.Lock()
         self._index = None
 
@@ -81,11 +83,17 @@ class Predictor:
         """Softmax probabilities for float images (N, 28, 28) in [0, 1]."""
         device = next(self.model.parameters()).device
         x = torch.from_numpy(np.ascontiguousarray(images28, dtype=np.float32)).to(device).unsqueeze(1)
-        return torch.softmax(self.model(x).float(), dim=1).cpu().numpy()
+        return torch.softmax(self.model(x).float() / self.temperature, dim=1).cpu().numpy()
 
     def predict(self, image: Any) -> Prediction:
         """Read one image: PIL, numpy (L/RGB/RGBA uint8), file path, or Gradio's sketch dict."""
         return self.predict_batch([image])[0]
+
+    def read_number(self, image: Any) -> dict:
+        """Read a number left to right: {"number": "2026" or None, "digits": [{"digit", "confidence", "box"}]}."""
+        from .number import read_number
+
+        return read_number(self, image)
 
     def predict_batch(self, images: list[Any]) -> list[Prediction]:
         """Read many images with one forward pass; blank ones get digit=None."""
@@ -143,4 +151,4 @@ class Predictor:
         if small is None:
             return explain(self.model, None)
         index = self.inside_index(data, cache, method) if use_index else None
-        return explain(self.model, small, index, target)
+        return explain(self.model, small, index, target, temperature=self.temperature)

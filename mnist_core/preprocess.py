@@ -23,6 +23,7 @@ import math
 import os
 import struct
 import zlib
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,12 @@ NOISE_FLOOR = 0.12  # fraction of the contrast treated as paper noise / faint fr
 NOISE_SPREAD = 1.5  # also drop deviations up to 1.5x the border's 95th-percentile deviation (noise, shading)
 NOISY = 4  # border spread (95th percentile) above which the image is smoothed before thresholding
 MIN_GRADIENT = 8  # lighting change across the image (levels) worth correcting
+# A digit cropped to its ink (no margin): the border's most common level, within +-EDGE_PEAK, is the
+# background; border pixels within EDGE_TOLERANCE of it measure the noise, and they must make up at
+# least EDGE_BACKGROUND of the border (MNIST digits cropped to their ink box: over 43% in 99 of 100).
+EDGE_PEAK = 6
+EDGE_TOLERANCE = 20
+EDGE_BACKGROUND = 0.3
 OPAQUE_ALPHA = 128  # alpha at or above which a pixel counts as opaque
 
 # Readability: what counts as "no digit".
@@ -76,12 +83,34 @@ class ImageError(ValueError):
 
 def to_mnist(image: Any) -> np.ndarray | None:
     """Return a float32 (28, 28) MNIST-style digit in [0, 1] (ink high), or None if there is no digit."""
+    found = find_ink(image)
+    return None if found is None else ink_to_mnist(found.ink)
+
+
+@dataclass
+class InkMap:
+    """The ink of an image (uint8, 255 = full ink) cropped to its box, and where that box lies."""
+
+    ink: np.ndarray
+    top: int  # the crop's first row and column in the loaded image
+    left: int
+    shape: tuple[int, int]  # (height, width) of the loaded image (inputs over MAX_SIDE px are downscaled)
+
+
+def find_ink(image: Any) -> InkMap | None:
+    """Load any supported input and find its ink; None when there is nothing that could be a digit."""
     pixels = _to_array(image)
     if pixels is None:
         return None
-    ink = _ink_crop(pixels)
-    if ink is None or not _readable(ink, pixels.shape[:2]):
+    found = _ink_crop(pixels)
+    if found is None or not _readable(found[0], pixels.shape[:2]):
         return None
+    ink, (top, left) = found
+    return InkMap(ink, top, left, pixels.shape[:2])
+
+
+def ink_to_mnist(ink: np.ndarray) -> np.ndarray | None:
+    """An ink crop (uint8) as a float32 (28, 28) MNIST digit: 20 px box, centred by mass; None if it vanishes."""
     digit = _fit_box(ink)
     return None if digit is None else _centre(digit)
 
@@ -303,17 +332,22 @@ def _normalise_mode(image: Image.Image) -> Image.Image:
 # Ink: a uint8 map (0 = background, 255 = full ink) cropped to the digit's bounding box.
 
 
-def _ink_crop(pixels: np.ndarray) -> np.ndarray | None:
-    """Find the ink of a loaded image and crop it to its bounding box; None if there is none."""
+def _ink_crop(pixels: np.ndarray) -> tuple[np.ndarray, tuple[int, int]] | None:
+    """Find the ink of a loaded image, cropped to its bounding box, with the box's (top, left); None if none."""
     channels = pixels.shape[2] if pixels.ndim == 3 else 1
     if channels in (2, 4):
         alpha = np.ascontiguousarray(pixels[..., -1])  # one strided copy, then fast contiguous passes
         if np.median(_border(alpha)) < OPAQUE_ALPHA:
             return _ink_from_alpha(pixels, alpha)
         if alpha.min() < 255:
-            return _gray_ink(_flatten_alpha(pixels, alpha))
+            return _corner(_gray_ink(_flatten_alpha(pixels, alpha)))
         # Fully opaque: the alpha channel carries nothing, treat as RGB / L.
-    return _gray_ink(_luminance(pixels))
+    return _corner(_gray_ink(_luminance(pixels)))
+
+
+def _corner(found: tuple[np.ndarray, tuple[slice, slice]] | None) -> tuple[np.ndarray, tuple[int, int]] | None:
+    """An (ink, box slices) pair as (ink, (top, left))."""
+    return None if found is None else (found[0], (found[1][0].start, found[1][1].start))
 
 
 def _border(channel: np.ndarray) -> np.ndarray:
@@ -339,30 +373,34 @@ def _flatten_alpha(pixels: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return ((gray * weight + background * (255 - weight) + 127) // 255).astype(np.uint8)
 
 
-def _ink_from_alpha(pixels: np.ndarray, alpha: np.ndarray) -> np.ndarray | None:
+def _ink_from_alpha(pixels: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, tuple[int, int]] | None:
     """Ink of an image on a transparent background: the alpha, darkened by the picture if it has one."""
-    found = _gray_ink(alpha, keep_box=True)
+    found = _gray_ink(alpha)
     if found is None:
         return None
     ink, box = found
+    corner = (box[0].start, box[1].start)
     # Sketchpad strokes cover a fraction of their box and alpha alone is the ink, whatever their
     # colour(s). An opaque picture with transparent margins instead fills its box: if that picture
     # has contrast (black ink on white paper), only its ink counts, not the paper.
     opaque = alpha[box] >= OPAQUE_ALPHA
     if np.count_nonzero(opaque) < FULL_FILL * opaque.size:
-        return ink
+        return ink, corner
     gray = _luminance(pixels[box])
     values = gray[opaque]
     lut = _ink_lut(float(np.median(values)), 0.0, int(values.min()), int(values.max()))
     if lut is None:
-        return ink  # a uniformly coloured opaque area: it is the ink
+        return ink, corner  # a uniformly coloured opaque area: it is the ink
     combined = ((ink.astype(np.uint16) * lut[gray] + 127) // 255).astype(np.uint8)
-    return _tight(combined)
+    inner = _bbox(combined > 0)
+    if inner is None:
+        return None
+    return combined[inner], (corner[0] + inner[0].start, corner[1] + inner[1].start)
 
 
-def _gray_ink(gray: np.ndarray, keep_box: bool = False) -> np.ndarray | tuple[np.ndarray, tuple[slice, slice]] | None:
-    """Ink of a single-channel image relative to its border's background, cropped to the ink's box."""
-    gray = _even_lighting(gray)
+def _gray_ink(gray: np.ndarray) -> tuple[np.ndarray, tuple[slice, slice]] | None:
+    """Ink of a single-channel image relative to its border's background, cropped to the ink's box (and that box)."""
+    raw, gray, edge = gray, _even_lighting(gray), False
     background, noise = _background(gray)
     if noise >= NOISY and min(gray.shape) >= 64:
         # Photo noise: single pixels far out in the noise tail would stretch the digit's box to the
@@ -371,7 +409,11 @@ def _gray_ink(gray: np.ndarray, keep_box: bool = False) -> np.ndarray | tuple[np
         background, noise = _background(gray)
     lut = _ink_lut(background, noise, int(gray.min()), int(gray.max()))
     if lut is None:
-        return None
+        # The border may hold ink as well as background: a digit cropped to its ink, touching the edges.
+        gray, edge = raw, True
+        lut = _edge_lut(gray)
+        if lut is None:
+            return None
     inked = np.flatnonzero(lut)
     # lut is monotonic, so ink is a single range of values: threshold the raw image once.
     low, high = int(inked[0]), int(inked[-1])  # Python ints keep the comparison in uint8
@@ -380,7 +422,9 @@ def _gray_ink(gray: np.ndarray, keep_box: bool = False) -> np.ndarray | tuple[np
     if box is None:
         return None
     ink = lut[gray[box]]
-    return (ink, box) if keep_box else ink
+    if edge and np.count_nonzero(ink >= 64) > FULL_FILL * ink.size:
+        return None  # a solid area reaching the edge (a dark half of a photo), not strokes
+    return ink, box
 
 
 def _even_lighting(gray: np.ndarray) -> np.ndarray:
@@ -408,6 +452,34 @@ def _background(gray: np.ndarray) -> tuple[float, float]:
     return background, float(np.percentile(np.abs(border - background), 95))
 
 
+def _edge_lut(gray: np.ndarray) -> np.ndarray | None:
+    """Ink table for an image whose border is partly ink (no margin): the background is the border's mode.
+
+    The median and spread of such a border mix paper and ink, so the background is instead the most
+    common border level, and the noise is measured only on the border pixels near it. At least
+    EDGE_BACKGROUND of the border must be background, else it is texture or noise, not a digit.
+    """
+    if min(gray.shape) < 2:
+        return None  # a line of pixels is no digit (and has no neighbours to measure noise by)
+    border = _border(gray)
+    counts = np.bincount(border, minlength=256).astype(np.float32)
+    window = 2 * EDGE_PEAK + 1
+    smoothed = np.convolve(counts, np.ones(window, np.float32), mode="same")
+    peak = int(smoothed.argmax())
+    near = border[np.abs(border.astype(np.int16) - peak) <= EDGE_PEAK]
+    background = float(np.median(near))
+    deviation = np.abs(border - background)
+    calm = deviation <= EDGE_TOLERANCE
+    if np.count_nonzero(calm) < EDGE_BACKGROUND * border.size:
+        return None
+    # The border alone cannot tell paper noise from ink here; the median step between neighbouring
+    # pixels can (small inside a digit's paper and strokes, large in noise): for Gaussian noise it is
+    # 0.95 sigma, and 2 sigma is the 95th-percentile deviation the border spread measures otherwise.
+    step = float(np.median(np.abs(np.diff(gray[:, :: max(1, gray.shape[1] // 512)].astype(np.int16), axis=0))))
+    noise = max(float(np.percentile(deviation[calm], 95)), 2.0 * step / 0.95)
+    return _ink_lut(background, noise, int(gray.min()), int(gray.max()))
+
+
 def _ink_lut(background: float, noise: float, low: int, high: int) -> np.ndarray | None:
     """A 256-entry table mapping a gray value to ink 0..255, or None when the contrast is too low."""
     # Ink is on the side of the background with the larger range: dark ink on white or grey
@@ -432,12 +504,6 @@ def _bbox(mask: np.ndarray) -> tuple[slice, slice] | None:
         return None
     cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
     return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
-
-
-def _tight(ink: np.ndarray) -> np.ndarray | None:
-    """Crop an ink map to its non-zero pixels."""
-    box = _bbox(ink > 0)
-    return None if box is None else ink[box]
 
 
 def _readable(ink: np.ndarray, shape: tuple[int, int]) -> bool:

@@ -19,10 +19,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import random_affine
+from .calibrate import model_temperature
 from .checkpoint import save_checkpoint
 from .config import TrainConfig
-from .data import MNISTTensors, load_mnist_cached, split_train_val
-from .device import resolve_device
+from .data import MNISTTensors, load_mnist_cached, split_indices
+from .device import precision_autocast, resolve_device
 from .evaluate import as_input, evaluate
 from .models import build_model
 
@@ -140,15 +141,15 @@ def train(
     emit = callback or (lambda event: None)
     stop = stop or threading.Event()
 
-    train_x, train_y, val_x, val_y = split_train_val(
-        data.train_images, data.train_labels, cfg.val_size, cfg.seed, cfg.train_size
-    )
-    n = len(train_x)
+    train_idx, val_idx = split_indices(len(data.train_images), cfg.val_size, cfg.seed, cfg.train_size)
+    val_x, val_y = data.train_images[val_idx], data.train_labels[val_idx]
+    n = len(train_idx)
     if cfg.batch_size > n:  # validate() checked against MNIST; `data` may be a smaller set
         raise ValueError(f"batch_size: {cfg.batch_size} is larger than the training set ({n} images)")
-    # The whole set lives on the device as uint8; a step only indexes it.
-    train_x, train_y = train_x.to(device), train_y.to(device)
+    # The whole set lives on the device as uint8; a step only indexes it (through train_idx).
+    train_x, train_y, train_idx = data.train_images.to(device), data.train_labels.to(device), train_idx.to(device)
     steps_per_epoch = math.ceil(n / cfg.batch_size)
+    autocast = precision_autocast(cfg.precision, device)
     total_steps = cfg.epochs * steps_per_epoch
 
     torch.manual_seed(cfg.seed)
@@ -173,7 +174,7 @@ def train(
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         epoch_start = time.perf_counter()
-        order = torch.randperm(n, generator=shuffle_gen).to(device)
+        order = train_idx[torch.randperm(n, generator=shuffle_gen).to(device)]
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.long)
         window_loss, window_steps, window_start = torch.zeros((), device=device), 0, time.perf_counter()
@@ -186,8 +187,9 @@ def train(
                 continue  # BatchNorm cannot train on a single sample
             x = random_affine(as_input(train_x[idx], device), cfg.rotation, cfg.shift, cfg.scale, augment_gen)
             y = train_y[idx]
-            logits = model(x)
-            loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+            with autocast:
+                logits = model(x)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -282,9 +284,11 @@ def train(
     if completed:
         test = evaluate(model, data.test_images, data.test_labels)
         metrics.update(test_accuracy=test.accuracy, test_loss=test.loss)
+        # Calibrated confidence (mnist_core/calibrate.py); None without a validation split.
+        calibrated = {**extra, "temperature": model_temperature(model, val_x, val_y)}
         if checkpoint_path:
             saved = save_checkpoint(
-                checkpoint_path, model, cfg, history, metrics, device=device.type, stopped=stopped, **extra
+                checkpoint_path, model, cfg, history, metrics, device=device.type, stopped=stopped, **calibrated
             )
     message = "stopped" if stopped else "done"
     if stopped:

@@ -29,7 +29,7 @@ def default_checkpoint() -> Path:
 
 
 def write_idx(root: Path, n_train: int = 64, n_test: int = 32, seed: int = 0) -> Path:
-    """Write a small random MNIST-format set where torchvision reads it; return the data root."""
+    """Write a small random MNIST-format set in the standard layout (<root>/MNIST/raw); return the data root."""
     rng = np.random.default_rng(seed)
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)

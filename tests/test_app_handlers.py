@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import io
 import re
 import threading
 from pathlib import Path
@@ -10,7 +12,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 import app as app_module
 from mnist_core.app import charts
@@ -263,25 +265,78 @@ def test_enlarge_and_per_class_picks():
 
 
 # ------------------------------------------------------------------------------ app handlers
-def test_predict_reads_drawings_and_files(lab, tmp_path):
-    for strokes, digit in ((ONE, "1"), (SEVEN, "7")):
-        label, fig, seen, info = lab.draw.predict_sketch(
-            {"composite": drawing(strokes), "layers": [], "background": None}, None
-        )
-        assert max(label, key=label.get) == digit, label
-        assert Image.open(seen).size == (168, 168) and f"**{digit}**" in info and len(fig.data[0].y) == 10
-    path = tmp_path / "seven.png"
+def pad_request(array: np.ndarray, model: str | None = None) -> dict:
+    """What the Draw tab's canvas sends its server function: the drawing as a PNG data URL, and the model."""
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return {"image": "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(), "model": model}
+
+
+def canvas(strokes_by_digit, width: int = 600, height: int = 300, pen: int = 22) -> np.ndarray:
+    """A white canvas like the pad's, each digit's strokes (fractions of the height) centred at x = cx * width."""
+    image = Image.new("RGB", (width, height), "white")
+    pen_draw = ImageDraw.Draw(image)
+    for cx, strokes in strokes_by_digit:
+        points = [(cx * width + (x - 0.5) * height, y * height) for x, y in strokes]
+        pen_draw.line(points, fill="black", width=pen, joint="curve")
+    return np.asarray(image)
+
+
+def test_the_pad_reads_digits_and_numbers(lab):
+    for strokes, number in (([(0.5, ONE)], "1"), ([(0.5, SEVEN)], "7"), ([(0.3, SEVEN), (0.7, ONE)], "71")):
+        answer = lab.draw.read_drawing(pad_request(canvas(strokes)))
+        assert answer["number"] == number, answer
+        assert answer["size"] == [600, 300] and answer["server_ms"] >= 0 and "error" not in answer
+        boxes = [d["box"] for d in answer["digits"]]
+        assert boxes == sorted(boxes) and all(0 <= b[0] < b[2] <= 600 and 0 <= b[1] < b[3] <= 300 for b in boxes)
+        for d in answer["digits"]:
+            top = d["top3"]
+            assert top[0][0] == d["digit"] and len(top) == 3 and top[0][1] >= top[1][1] >= top[2][1]
+        html = answer["html"]
+        assert f'data-number="{number}"' in html and html.count('class="digit-card"') == len(number)
+        assert html.count('class="seen"') == len(number)  # each digit's 28x28 view, inline
+
+
+def test_the_pad_reads_an_empty_canvas_as_no_digit(lab):
+    blank = np.full((300, 600, 3), 255, np.uint8)
+    transparent = np.zeros((300, 600, 4), np.uint8)  # a client sending a transparent canvas: paper, not ink
+    for array in (blank, transparent):
+        answer = lab.draw.read_drawing(pad_request(array))
+        assert answer["number"] is None and answer["digits"] == [] and NO_DIGIT in answer["html"]
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        (None, "PNG data URL"),
+        ({"image": "data:image/jpeg;base64,AAAA"}, "PNG data URL"),
+        ({"image": "data:image/png;base64,not base64!"}, "not a readable PNG"),
+        ({"image": "data:image/png;base64," + base64.b64encode(b"GIF89a...").decode()}, "not a readable PNG"),
+        ({"image": "data:image/png;base64," + "A" * 5_000_000}, "too large"),
+        ("model", "unknown model"),
+    ],
+)
+def test_bad_pad_requests_get_a_message_and_the_pad_keeps_working(lab, request_, message):
+    if request_ == "model":
+        request_ = pad_request(canvas([(0.5, SEVEN)]), model="../../etc/passwd")
+    answer = lab.draw.read_drawing(request_)
+    assert message in answer["error"] and "Cannot read the drawing" in answer["html"]
+    assert lab.draw.read_drawing(pad_request(canvas([(0.5, SEVEN)])))["number"] == "7"
+
+
+def test_uploads_and_the_api_read_files(lab, tmp_path):
+    path = tmp_path / "seventy-one.png"
+    Image.fromarray(canvas([(0.3, SEVEN), (0.7, ONE)])).save(path)
+    html = lab.draw.show_upload(str(path), DEFAULT_NAME)
+    assert 'data-number="71"' in html and html.count('class="box"') == 2 and 'class="marked"' in html
+    found = lab.draw.read_number({"path": str(path), "orig_name": "71.png"}, None)
+    assert found["number"] == "71" and [set(d) for d in found["digits"]] == [{"digit", "confidence", "box"}] * 2
+    assert lab.draw.read_number(None, None) == {"number": None, "digits": []}
     Image.fromarray(drawing(SEVEN)).save(path)
-    label, *_ = lab.draw.predict_upload(str(path), DEFAULT_NAME)
-    assert max(label, key=label.get) == "7"
-
-
-def test_an_empty_canvas_is_no_digit(lab):
-    blank = {"composite": np.zeros((336, 336, 4), np.uint8), "layers": [], "background": None}
-    for sketch in (None, blank):
-        label, fig, seen, info = lab.draw.predict_sketch(sketch, None)
-        assert label == NO_DIGIT and seen is None and "Nothing to read" in info
+    label, fig, seen, info = lab.draw.predict_upload(str(path), DEFAULT_NAME)  # API `predict`: one digit
+    assert max(label, key=label.get) == "7" and Image.open(seen).size == (168, 168) and len(fig.data[0].y) == 10
     assert lab.draw.predict_upload(None, None)[0] == NO_DIGIT
+    assert 'data-number=""' in lab.draw.show_upload(None, None)
 
 
 def test_bad_model_names_and_images_give_readable_errors(lab, tmp_path):
@@ -295,8 +350,10 @@ def test_bad_model_names_and_images_give_readable_errors(lab, tmp_path):
 
 
 def test_random_test_digit_shows_the_true_label(lab):
-    shown, label, fig, seen, info = lab.draw.random_test_digit(None)
-    assert Image.open(shown).size == (280, 280) and "true label" in info and isinstance(label, dict)
+    html = lab.draw.random_test_digit(None)
+    true = re.search(r"true label (\d) \((correct|wrong)\)", html)
+    assert true and 'class="marked"' in html and 'class="digit-card"' in html
+    assert (true[2] == "correct") == (f'data-number="{true[1]}"' in html)
 
 
 @pytest.mark.parametrize(
@@ -399,6 +456,8 @@ def test_the_epochs_slider_follows_the_server_cap(lab, monkeypatch):
         widgets = hyperparameter_widgets(lab.ctx.jobs.caps)
     assert widgets["epochs"].maximum == 3
     assert widgets["lr"].minimum == 1e-5  # log-scale field: a Number with the metadata's bounds
+    batch = widgets["batch_size"]  # a Number driven by a log2 slider: typed sizes need not be powers of two
+    assert isinstance(batch, gr.Number) and (batch.minimum, batch.maximum, batch.precision) == (1, 8192, 0)
 
 
 def test_curves_overlay_the_selected_past_runs(lab, trained):

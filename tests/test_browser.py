@@ -1,6 +1,7 @@
 """End to end: the app in a subprocess, driven by Debian's chromium through Playwright.
 
-Draws digits with real mouse strokes, trains a tiny run and watches its curve, evaluates, and
+Draws digits and numbers with real mouse strokes and finger strokes (CDP touch events on a
+phone-sized page), uploads a digit cropped to its ink, trains a tiny run and watches its curve, evaluates, and
 saves a screenshot of every tab to artifacts/ (and to docs/screenshots/ with UPDATE_SCREENSHOTS=1).
 Playwright never downloads a browser here: it is pointed at /usr/bin/chromium.
 """
@@ -16,10 +17,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
+from tests.support import strokes as pen  # noqa: E402
 from tests.support.server import CHROMIUM, CHROMIUM_ARGS, AppServer  # noqa: E402
 
 if not CHROMIUM.exists():
@@ -30,12 +34,8 @@ expect = sync_api.expect
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "artifacts"
 SCREENSHOTS = REPO / "docs" / "screenshots"
-LABEL = "#prediction [data-testid=label-output-value]"
 TIMINGS: dict[str, float] = {}
-
-# Strokes as fractions of the drawing square (x, y).
-SEVEN = [(-0.3, -0.35), (0.3, -0.35), (-0.05, 0.4)]
-ONE = [(0.02, -0.38), (0.0, 0.38)]
+PHONE = dict(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
 
 
 @pytest.fixture(scope="module")
@@ -69,79 +69,141 @@ def page(browser, server):
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
     page.goto(server)
-    expect(page.locator("#sketchpad canvas").first).to_be_visible(timeout=30_000)
-    # The app selects the brush itself once the page has loaded.
-    expect(page.get_by_text("select the draw tool to start")).to_be_hidden(timeout=15_000)
+    pen.wait_until_drawable(page)
     yield page
     context.close()
 
 
-def shoot(page, name: str) -> None:
-    """Save a full-page screenshot as a test artifact (and as documentation when asked)."""
+@pytest.fixture
+def phone(browser, server):
+    """A phone-sized touch page and its CDP session (for Input.dispatchTouchEvent)."""
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    page.goto(server)
+    pen.wait_until_drawable(page)
+    yield page, context.new_cdp_session(page)
+    context.close()
+
+
+def shoot(page, name: str, full_page: bool = True) -> None:
+    """Save a screenshot as a test artifact (and as documentation when asked)."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    if os.environ.get("UPDATE_SCREENSHOTS") == "1" and "-" not in name:
+    page.screenshot(path=str(path), full_page=full_page)
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1" and not name.endswith("-artifact"):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, SCREENSHOTS / f"{name}.png")
-
-
-def draw(page, strokes: list[tuple[float, float]]) -> None:
-    """One continuous mouse stroke through `strokes`, relative to the centre of the drawing area."""
-    box = page.locator("#sketchpad canvas").first.bounding_box()
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    side = min(box["width"], box["height"]) * 0.8
-    points = [(cx + x * side, cy + y * side) for x, y in strokes]
-    page.mouse.move(*points[0])
-    page.mouse.down()
-    for point in points[1:]:
-        page.mouse.move(*point, steps=15)
-    page.mouse.up()
-
-
-def wait_for_label(page, text: str, timeout: float = 30_000) -> float:
-    """Wait (on every animation frame) until the top prediction reads `text`; return the seconds waited."""
-    started = time.perf_counter()
-    page.wait_for_function(
-        "([sel, text]) => document.querySelector(sel)?.textContent.trim() === text",
-        arg=[LABEL, text],
-        polling="raf",
-        timeout=timeout,
-    )
-    return time.perf_counter() - started
 
 
 def open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
 
 
-def test_empty_canvas_reads_no_digit(page):
-    page.get_by_role("button", name="Predict", exact=True).click()
-    wait_for_label(page, "no digit")
-    expect(page.locator("#predict-info")).to_contain_text("Nothing to read")
+def in_view(page, selector: str) -> bool:
+    """Whether the element lies wholly inside the viewport (no scrolling needed to see it)."""
+    box = page.locator(selector).first.bounding_box()
+    size = page.viewport_size
+    return (
+        box is not None
+        and box["y"] >= 0
+        and box["x"] >= 0
+        and box["y"] + box["height"] <= size["height"]
+        and (box["x"] + box["width"] <= size["width"])
+    )
 
 
-def test_drawn_digits_are_read_as_they_are_drawn(page):
-    draw(page, SEVEN)
-    TIMINGS["predict_round_trip_s"] = round(wait_for_label(page, "7"), 3)
-    expect(page.locator("#seen28 img")).to_be_visible()
-    expect(page.locator("#probs .js-plotly-plot")).to_be_visible()
+def test_an_empty_canvas_reads_no_digit(page):
+    expect(page.locator(pen.NUMBER)).to_have_text("no digit")
+    expect(page.locator("#draw-result")).to_contain_text("Nothing to read")
+
+
+def test_a_number_drawn_with_the_mouse_is_read_and_boxed(page):
+    started = time.perf_counter()
+    pen.mouse_stroke(page, pen.SEVEN, dx=-0.45)
+    pen.wait_for_number(page, "7")
+    TIMINGS["first_digit_s"] = round(time.perf_counter() - started, 3)
+    pen.mouse_stroke(page, pen.ONE, dx=0.45)
+    pen.wait_for_number(page, "71")
+    expect(page.locator("#draw-pad .pad-box")).to_have_count(2)  # each digit boxed on the canvas
+    expect(page.locator("#draw-result .digit-card")).to_have_count(2)
+    expect(page.locator("#draw-result .seen").first).to_be_visible()  # the 28x28 view, inline
     shoot(page, "draw")
+    page.locator("#draw-pad .pad-undo").click()  # Undo takes the 1 away again
+    pen.wait_for_number(page, "7")
 
-    page.locator('#sketchpad button[aria-label="Clear canvas"]').click()
-    wait_for_label(page, "no digit")
-    draw(page, ONE)
-    TIMINGS["predict_round_trip_one_s"] = round(wait_for_label(page, "1"), 3)
+
+# Holds back the answer of the next call to the pad's server function by `window.delayNext` ms.
+DELAY_NEXT_ANSWER = """(() => {
+  const realFetch = window.fetch;
+  window.delayNext = 0;
+  window.fetch = function (input, init) {
+    const url = typeof input === "string" ? input : input.url;
+    const delay = String(url).includes("component_server") ? window.delayNext : 0;
+    if (delay) window.delayNext = 0;
+    const answer = realFetch.apply(this, arguments);
+    return delay ? answer.then((r) => new Promise((done) => setTimeout(() => done(r), delay))) : answer;
+  };
+})();"""
+
+
+def test_clear_then_draw_shows_the_new_digit(browser, server):
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context.add_init_script(DELAY_NEXT_ANSWER)
+    page = context.new_page()
+    page.goto(server)
+    pen.wait_until_drawable(page)
+    pen.mouse_stroke(page, pen.SEVEN)
+    pen.wait_for_number(page, "7")
+    page.evaluate("window.delayNext = 2000")  # the next answer (for the 7) arrives late: after Clear and the 1
+    pen.mouse_stroke(page, pen.SEVEN, steps=2)
+    pen.clear(page)
+    expect(page.locator(pen.NUMBER)).to_have_text("no digit")
+    pen.mouse_stroke(page, pen.ONE)
+    pen.wait_for_number(page, "1")
+    page.wait_for_function("() => !window.drawPad.busy()", timeout=30_000)  # the late 7 has come back now...
+    expect(page.locator(pen.NUMBER)).to_have_text("1")  # ...and was dropped: the answer is the last stroke's
+    expect(page.locator("#draw-pad .pad-box")).to_have_count(1)
+    context.close()
+
+
+def test_digits_drawn_with_a_finger_on_a_phone(phone):
+    page, cdp = phone
+    assert in_view(page, pen.PAD_CANVAS) and in_view(page, "#draw-result .draw-answer")
+    assert in_view(page, "#draw-pad .pad-clear")
+    scroll = page.evaluate("window.scrollY")
+    pen.touch_stroke(cdp, page, pen.SEVEN)
+    pen.wait_for_number(page, "7")
+    assert page.evaluate("window.scrollY") == scroll, "drawing with a finger scrolled the page"
+    assert in_view(page, "#draw-result .number")  # the answer is in sight while drawing
+    shoot(page, "draw-phone", full_page=False)
+    page.locator("#draw-pad .pad-clear").tap()
+    expect(page.locator(pen.NUMBER)).to_have_text("no digit")
+    pen.touch_stroke(cdp, page, pen.FOUR_ARM)  # an open 4: two strokes that do not touch, one digit
+    pen.touch_stroke(cdp, page, pen.FOUR_STEM)
+    pen.wait_for_number(page, "4")
+
+
+def test_a_digit_cropped_to_its_edge_is_read_from_an_upload(page, tmp_path):
+    from tests.support.edgeset import crop_to_ink
+
+    seven = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(seven).line([(40, 40), (160, 40), (90, 170)], fill=0, width=18)
+    path = tmp_path / "cropped-seven.png"
+    Image.fromarray(255 - crop_to_ink(255 - np.asarray(seven))).save(path)
+    page.locator("#upload input[type=file]").set_input_files(str(path))
+    pen.wait_for_number(page, "7")
+    expect(page.locator("#draw-result .marked .box")).to_have_count(1)  # marked on a copy of the image
 
 
 def test_random_test_digit_shows_its_true_label(page):
     page.get_by_role("button", name="Random test digit").click()
-    expect(page.locator("#predict-info")).to_contain_text("true label", timeout=30_000)
-    expect(page.locator("#upload img")).to_be_visible()
+    expect(page.locator("#draw-result")).to_contain_text("true label", timeout=30_000)
+    expect(page.locator("#draw-result .marked img")).to_be_visible()
 
 
 def test_training_runs_in_the_background_and_draws_its_curves(page):
     open_tab(page, "Train")
+    page.locator("#group-data").locator("button, .label-wrap").first.click()  # the data settings' accordion
     for name, value in (("train_size", "2000"), ("val_size", "500"), ("epochs", "1")):
         field = page.locator(f"#hp-{name} input[type=number]")
         field.fill(value)
@@ -153,8 +215,8 @@ def test_training_runs_in_the_background_and_draws_its_curves(page):
     expect(page.get_by_text("A run is in progress (epoch 1/1").first).to_be_visible(timeout=15_000)
 
     open_tab(page, "Draw")  # other tabs keep working meanwhile
-    draw(page, ONE)
-    wait_for_label(page, "1", timeout=60_000)
+    pen.mouse_stroke(page, pen.ONE)
+    pen.wait_for_number(page, "1", timeout=60_000)
 
     open_tab(page, "Curves")
     expect(page.locator("#step-plot .scatterlayer .trace").first).to_be_attached(timeout=120_000)
@@ -163,7 +225,7 @@ def test_training_runs_in_the_background_and_draws_its_curves(page):
     shoot(page, "curves")
     open_tab(page, "Train")
     expect(page.locator("#train-status")).to_contain_text("test accuracy")
-    shoot(page, "train")
+    shoot(page, "train-finished")  # docs' train.png comes from tests/test_browser_train.py
 
     open_tab(page, "Runs")
     table = page.locator("#runs-table")

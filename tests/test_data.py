@@ -1,11 +1,12 @@
 import io
+import os
 import pickle
 
 import pytest
 import torch
 
 from mnist_core import data
-from mnist_core.data import MD5, _NumpyOnlyUnpickler, load_mnist, split_train_val, verify
+from mnist_core.data import MD5, DataError, _NumpyOnlyUnpickler, ensure_mnist, load_mnist, split_train_val, verify
 
 
 def test_real_files_have_the_published_md5(mnist):
@@ -15,9 +16,71 @@ def test_real_files_have_the_published_md5(mnist):
     assert mnist.test_labels[:5].tolist() == [7, 2, 1, 0, 4]  # the well-known first test digits
 
 
-def test_tiny_idx_files_load_through_torchvision(tiny_root):
+def test_tiny_idx_files_load_with_numpy(tiny_root):
     d = load_mnist(tiny_root, ensure=False)
     assert d.train_images.shape == (64, 28, 28) and d.test_labels.shape == (32,)
+    assert d.train_images.dtype == torch.uint8 and d.train_labels.dtype == torch.int64
+    raw = (tiny_root / "MNIST" / "raw" / "train-images-idx3-ubyte").read_bytes()
+    assert d.train_images[5].flatten().tolist() == list(raw[16 + 5 * 784 : 16 + 6 * 784])
+
+
+def _damage(root, name, transform):
+    path = root / "MNIST" / "raw" / name
+    path.write_bytes(transform(path.read_bytes()))
+
+
+@pytest.mark.parametrize(
+    "name, transform, message",
+    [
+        ("train-images-idx3-ubyte", lambda b: b[:-100], "truncated"),
+        ("t10k-labels-idx1-ubyte", lambda b: b + b"\0", "truncated or damaged"),
+        ("train-images-idx3-ubyte", lambda b: b"\0\0\x08\x01" + b[4:], "magic number 2049, expected 2051"),
+        ("t10k-images-idx3-ubyte", lambda b: b[:12] + b"\0\0\0\x1d" + b[16:], r"shape \(28, 29\)"),
+        ("train-labels-idx1-ubyte", lambda b: b[:5], "too short for an IDX header"),
+        ("train-labels-idx1-ubyte", lambda b: b"\0\0\x08\x01\0\0\0\x03" + b[8:11], "64 images but"),
+    ],
+)
+def test_damaged_idx_files_raise_a_clear_data_error(tiny_root, name, transform, message):
+    _damage(tiny_root, name, transform)
+    with pytest.raises(DataError, match=message):
+        load_mnist(tiny_root, ensure=False)
+
+
+def test_missing_file_raises_data_error_naming_it(tiny_root):
+    (tiny_root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte: missing"):
+        load_mnist(tiny_root, ensure=False)
+
+
+def test_md5_is_checked_once_then_again_only_when_a_file_changes(mnist, tmp_path, monkeypatch):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in MD5:  # a copy of the real files, so that the stamp written here is this test's own
+        (raw / name).write_bytes((data.raw_dir() / name).read_bytes())
+        os.utime(raw / name, ns=(10**18, 10**18))  # an old mtime: a later write surely changes it
+    hashed = []
+    real_md5 = data.file_md5
+    monkeypatch.setattr(data, "file_md5", lambda path: hashed.append(path.name) or real_md5(path))
+    assert ensure_mnist(tmp_path, log=lambda msg: None) == "present"
+    assert sorted(hashed) == sorted(MD5)
+    hashed.clear()
+    assert ensure_mnist(tmp_path, log=lambda msg: None) == "present"
+    assert load_mnist(tmp_path, log=lambda msg: None).test_labels[:5].tolist() == [7, 2, 1, 0, 4]
+    assert hashed == []  # the stamp matched: no MD5 computed at load
+    labels = raw / "t10k-labels-idx1-ubyte"
+    content = bytearray(labels.read_bytes())
+    content[8] = (content[8] + 1) % 10  # same size, different content: a new mtime
+    labels.write_bytes(bytes(content))
+    monkeypatch.setattr(
+        data,
+        "_download_torchvision",
+        lambda root: (raw / "t10k-labels-idx1-ubyte").write_bytes(
+            (data.raw_dir() / "t10k-labels-idx1-ubyte").read_bytes()
+        ),
+    )
+    assert ensure_mnist(tmp_path, log=lambda msg: None) == "download"
+    assert "t10k-labels-idx1-ubyte" in hashed  # the change was noticed and the file replaced
+    assert verify(tmp_path) == {name: "ok" for name in MD5}
 
 
 def test_wrong_files_are_reported(tiny_root):

@@ -17,7 +17,7 @@ class Run:
 
 
 def test_steps_follow_the_training_set_and_batch_size():
-    assert steps_per_epoch(TrainConfig()) == math.ceil(55_000 / 128)
+    assert steps_per_epoch(TrainConfig()) == math.ceil(55_000 / 256)
     assert steps_per_epoch(TrainConfig(train_size=1000, batch_size=64)) == 16
     assert steps_per_epoch(TrainConfig(val_size=0, batch_size=8192)) == 8  # 60,000 images
     e = estimate(TrainConfig(epochs=3, train_size=1000, batch_size=64), probe=False)
@@ -25,13 +25,13 @@ def test_steps_follow_the_training_set_and_batch_size():
 
 
 def test_speed_of_earlier_runs_of_the_same_network_gives_the_time():
-    runs = [Run(11.0), Run(10.0), Run(12.0), Run(1.0, model="mlp"), Run(1.0, batch_size=256)]
+    runs = [Run(11.0), Run(10.0), Run(12.0), Run(1.0, model="mlp"), Run(1.0, batch_size=128)]
     assert run_speed(runs[1]) == pytest.approx(55_000 / 10.0)
     e = estimate(TrainConfig(epochs=5), runs, probe=False)
     assert e.source == "runs" and e.device == "cpu"
     assert e.samples_per_sec == pytest.approx(55_000 / 11.0)  # the median of the three cnn runs
     assert e.seconds == pytest.approx(55.0)
-    assert "3 earlier runs" in e.text() and "55 s" in e.text() and "2,150 steps" in e.text()
+    assert "3 earlier runs" in e.text() and "55 s" in e.text() and "1,075 steps" in e.text()
 
 
 def test_checkpoint_payloads_count_as_runs(tmp_path):
@@ -80,7 +80,7 @@ def test_an_unavailable_device_gives_steps_but_no_time():
     if not missing:
         pytest.skip("both cuda and mps are present")
     e = estimate(TrainConfig(device=missing[0]), [Run(1.0)])
-    assert e.seconds is None and "not available" in e.basis and e.steps == 430
+    assert e.seconds is None and "not available" in e.basis and e.steps == 215
 
 
 def test_a_config_dict_from_the_form_is_accepted_and_bad_values_name_the_field():

@@ -9,6 +9,8 @@ serving. docs/ROBUSTNESS.md maps every case to its test.
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import math
 import os
@@ -145,12 +147,17 @@ SKETCHES = {
 }
 
 
+def data_url(array: np.ndarray) -> str:
+    """An image as the Draw tab's canvas sends it: a PNG data URL."""
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
 @pytest.mark.parametrize("name", SKETCHES)
 def test_sketches_without_a_digit_read_no_digit(lab, name):
-    label, _fig, seen, info = lab.draw.predict_sketch(
-        {"composite": SKETCHES[name], "layers": [], "background": None}, None
-    )
-    assert label == NO_DIGIT and seen is None and "Nothing to read" in info
+    answer = lab.draw.read_drawing({"image": data_url(SKETCHES[name]), "model": None})
+    assert answer["number"] is None and NO_DIGIT in answer["html"] and "Nothing to read" in answer["html"]
 
 
 BAD_ARRAYS = {
@@ -168,9 +175,8 @@ BAD_ARRAYS = {
 def test_arrays_of_the_wrong_shape_or_dtype_are_explained(lab, name):
     array, message = BAD_ARRAYS[name]
     with pytest.raises(gr.Error, match=message):
-        lab.draw.predict_sketch({"composite": array, "layers": [], "background": None}, None)
-    label, *_ = lab.draw.predict_sketch({"composite": transparent_canvas(), "layers": [], "background": None}, None)
-    assert label == NO_DIGIT  # and the next request is served
+        lab.draw.reading(array, None)
+    assert lab.draw.reading(transparent_canvas(), None).number is None  # and the next request is served
 
 
 @pytest.mark.parametrize("form", ["path", "page upload dict"])
@@ -179,10 +185,14 @@ def test_bad_image_files_through_the_handler(lab, tmp_path, form):
         # The page sends Gradio's FileData (its upload path plus the visitor's file name).
         image = str(path) if form == "path" else {"path": str(path), "orig_name": name, "url": None}
         if kind == "error":
-            with pytest.raises(gr.Error, match=expected) as refused:
-                lab.draw.predict_upload(image, None)
-            assert str(tmp_path) not in refused.value.message, "no server path in messages"
+            for handler in (lab.draw.predict_upload, lab.draw.show_upload, lab.draw.read_number):
+                with pytest.raises(gr.Error, match=expected) as refused:
+                    handler(image, None)
+                assert str(tmp_path) not in refused.value.message, "no server path in messages"
             continue
+        found = lab.draw.read_number(image, None)
+        assert found["number"] == (None if kind == "none" else expected), (name, found)
+        assert f'data-number="{found["number"] or ""}"' in lab.draw.show_upload(image, None), name
         label, *_ = lab.draw.predict_upload(image, None)
         if kind == "none":
             assert label == NO_DIGIT, (name, label)
@@ -400,29 +410,48 @@ def test_api_bad_image_files(server, client, files):
 
 def test_page_upload_of_bad_files_gets_the_message_not_a_bare_error(server, client, files):
     for name, (path, kind, expected) in files.items():
-        result = page_call(server.url, "predict_upload", [page_upload(server.url, path), DEFAULT_NAME])
+        result = page_call(server.url, "show_upload", [page_upload(server.url, path), DEFAULT_NAME])
         if kind == "error":
             # Before the fix Gradio's own decoder failed first: {"error": null}, a bare "Error" toast.
             assert not result["success"] and re.search(expected, result["output"]["error"] or ""), (name, result)
         else:
             assert result["success"], (name, result)
-            assert label_of(result["output"]["data"][0]) == ("no digit" if kind == "none" else expected), name
+            assert f'data-number="{expected}"' in result["output"]["data"][0], name
     assert_serving(client, files)
 
 
+def pad_call(url: str, request: dict) -> httpx.Response:
+    """Call the Draw tab's server function as the canvas does: one POST to /component_server."""
+    config = httpx.get(url + "config", timeout=30).json()
+    pad = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "draw-pad")
+    body = {"data": request, "component_id": pad, "fn_name": "read_drawing", "session_hash": uuid.uuid4().hex[:11]}
+    return httpx.post(url + "gradio_api/component_server/", json=body, timeout=60)
+
+
 @pytest.mark.parametrize("name", SKETCHES)
-def test_page_sketches_without_a_digit(server, tmp_path, name):
-    path = tmp_path / "composite.png"
-    Image.fromarray(SKETCHES[name]).save(path)
-    sketch = {"background": None, "layers": [], "composite": page_upload(server.url, path), "id": None}
-    result = page_call(server.url, "predict_sketch_1", [sketch, None])
-    assert result["success"] and label_of(result["output"]["data"][0]) == "no digit"
+def test_page_sketches_without_a_digit(server, name):
+    answer = pad_call(server.url, {"image": data_url(SKETCHES[name]), "model": None})
+    assert answer.status_code == 200 and answer.json()["number"] is None, answer.text
+
+
+def test_page_drawings_are_read_and_bad_ones_explained(server):
+    seven_canvas = np.asarray(seven(300).convert("RGB"))
+    assert pad_call(server.url, {"image": data_url(seven_canvas), "model": None}).json()["number"] == "7"
+    for request in (
+        {"image": "data:image/png;base64,AAAA"},
+        {"image": 42},
+        {},
+        {"image": data_url(seven_canvas), "model": "/etc/passwd"},
+    ):
+        answer = pad_call(server.url, request)
+        assert answer.status_code == 200 and answer.json()["error"], (request, answer.text)
+    assert server.alive() and all("InvalidPathError" in t for t in server.tracebacks()), server.tracebacks()
 
 
 def test_page_cannot_make_the_server_read_a_path_of_its_choosing(server, client, files):
     for path in ("/etc/passwd", str(server.checkpoints / "good-run.pt"), str(REPO / "checkpoints" / "default.pt")):
         forged = {"path": path, "orig_name": "digit.png", "meta": {"_type": "gradio.FileData"}}
-        result = page_call(server.url, "predict_upload", [forged, None])
+        result = page_call(server.url, "show_upload", [forged, None])
         assert not result["success"] and "root:" not in json.dumps(result)  # refused by Gradio, nothing read
     assert_serving(client, files)
 
@@ -585,8 +614,8 @@ def test_page_upload_shows_the_message_or_the_digit(server, files, name, shown):
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.goto(server.url)
             page.locator("#upload input[type=file]").set_input_files(str(files[name][0]))
-            if len(shown) == 1:  # a digit: the label
-                label = page.locator("#prediction [data-testid=label-output-value]")
+            if len(shown) == 1:  # a digit: the answer
+                label = page.locator("#draw-result .number")
                 sync_api.expect(label).to_have_text(shown, timeout=60_000)
             else:  # an error toast with mnist_core's message (not a bare "Error")
                 sync_api.expect(page.locator(".toast-body").filter(has_text=shown)).to_be_visible(timeout=60_000)

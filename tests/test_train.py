@@ -93,3 +93,39 @@ def test_random_affine_keeps_shape_and_moves_pixels():
     assert y.shape == x.shape
     assert not torch.allclose(y, x)
     assert 0.5 < y.sum() / x.sum() < 1.5  # ink is moved, not created or lost
+
+
+@pytest.mark.parametrize("precision, training_dtype", [("bf16", torch.bfloat16), ("fp32", torch.float32)])
+def test_precision_sets_the_training_steps_arithmetic_only(mnist, monkeypatch, precision, training_dtype):
+    import mnist_core.train as engine
+
+    seen = []  # (training?, dtype of the first conv's output)
+
+    def build(cfg):
+        model = real_build(cfg)
+        model[1].register_forward_hook(lambda module, inputs, out: seen.append((module.training, out.dtype)))
+        return model
+
+    real_build = engine.build_model
+    monkeypatch.setattr(engine, "build_model", build)
+    cfg = TrainConfig(**{**SMALL, "epochs": 1, "train_size": 512, "model": "cnn", "precision": precision})
+    result = train(cfg, mnist)
+    assert {dtype for training, dtype in seen if training} == {training_dtype}
+    assert {dtype for training, dtype in seen if not training} == {torch.float32}  # evaluation stays fp32
+    assert next(result.model.parameters()).dtype == torch.float32  # the weights stay fp32
+    assert result.metrics["test_accuracy"] > 0.3
+
+
+def test_precision_auto_follows_the_hardware(monkeypatch):
+    from mnist_core import device as dev
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(dev, "native_bf16", lambda d: True)
+    assert (
+        dev.precision_autocast("auto", cpu).fast_dtype == torch.bfloat16
+        and dev.precision_autocast("auto", cpu)._enabled
+    )
+    assert not dev.precision_autocast("fp32", cpu)._enabled
+    monkeypatch.setattr(dev, "native_bf16", lambda d: False)
+    assert not dev.precision_autocast("auto", cpu)._enabled
+    assert dev.precision_autocast("bf16", cpu)._enabled

@@ -28,23 +28,3 @@ def calm_queue(demo: gr.Blocks) -> bool:
     for name, seconds in QUEUE_POLL_ATTRIBUTES.items():
         setattr(queue, name, seconds)
     return True
-
-
-# The sketchpad starts, and restarts after "clear", with no tool selected ("select the draw tool to
-# start"), and Gradio has no option to start with the brush. Whenever no tool is highlighted, this
-# clicks the brush button for the user so they can just draw. It relies on the toolbar's markup:
-# a button labelled "Brush" (the class `highlight` marks the selected tool).
-SELECT_BRUSH_JS = """() => {
-  const pick = (pad) => {
-    if (pad.querySelector('button.highlight')) return;
-    const brush = pad.querySelector('button[aria-label="Brush"]');
-    if (brush) brush.click();
-  };
-  const watch = () => {
-    const pad = document.querySelector('#sketchpad');
-    if (!pad) return setTimeout(watch, 200);
-    new MutationObserver(() => pick(pad)).observe(pad, {subtree: true, childList: true, attributes: true, attributeFilter: ['class']});
-    pick(pad);
-  };
-  watch();
-}"""

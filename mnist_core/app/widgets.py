@@ -1,14 +1,32 @@
-"""The Train tab's widgets, one per TrainConfig field, built from its metadata (type, range, choices, help)."""
+"""The Train tab's form: a preset picker and one widget per TrainConfig field, built from its metadata.
+
+The basic fields (model, optimizer, epochs, lr, batch size) come first in one row; the rest sit in
+one accordion per group. lr moves on a log10 slider and batch size on a log2 slider (powers of two),
+each driving a Number that holds the value the API takes.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass, field
+from typing import Any
 
 import gradio as gr
 
-from ..config import describe_range, field_type, fields
+from ..config import applicable, basic_fields, describe_range, field_groups, field_type, fields
+from ..presets import DEFAULT_PRESET, PRESETS
 from .jobs import Caps
+
+# Runs in the browser after each form change: puts the form's query (from mnist_core.query) into the
+# address bar so it can be copied, keeping Gradio's own `__` parameters (e.g. __theme).
+REPLACE_URL_JS = """(query) => {
+  const params = new URLSearchParams(location.search);
+  for (const key of [...params.keys()]) if (!key.startsWith('__')) params.delete(key);
+  for (const [key, value] of new URLSearchParams(query || '')) params.set(key, value);
+  const search = params.toString();
+  history.replaceState(history.state, '', location.pathname + (search ? '?' + search : '') + location.hash);
+}"""
 
 
 def slider_step(default: float, lo: float, hi: float) -> float:
@@ -19,30 +37,156 @@ def slider_step(default: float, lo: float, hi: float) -> float:
     return step
 
 
-def hyperparameter_widgets(caps: Caps, per_row: int = 4) -> dict[str, gr.Component]:
-    """One widget per TrainConfig field, in rows; each has the elem_id `hp-<field>`."""
-    widgets: dict[str, gr.Component] = {}
-    all_fields = fields()
-    for start in range(0, len(all_fields), per_row):
+def scale_of(f: dataclasses.Field) -> str | None:
+    """'log10' (lr), 'log2' (batch size: powers of two) or None: how a field's slider runs."""
+    if f.metadata.get("log"):
+        return "log10"
+    return "log2" if f.metadata.get("scale") == "pow2" else None
+
+
+def scaled_fields() -> list[str]:
+    """The fields that have a scale slider beside their Number, in declaration order."""
+    return [f.name for f in fields() if scale_of(f)]
+
+
+def to_scale(name: str, value: float | None) -> float:
+    """The slider position of a field's value; no change for an empty or non-positive one."""
+    if not value or value <= 0:
+        return gr.skip()
+    if scale_of(_FIELDS[name]) == "log2":
+        return round(math.log2(value))
+    return round(math.log10(value), 2)
+
+
+def from_log10(exponent: float) -> float:
+    """The value a log10 slider position stands for, to 3 significant digits."""
+    return float(f"{10**exponent:.3g}")
+
+
+def from_log2(exponent: float) -> int:
+    """The power of two a log2 slider position stands for."""
+    return 2 ** round(exponent)
+
+
+def to_log10(value: float | None) -> float:
+    """The log10 slider position of a typed value; no change for an empty or non-positive one."""
+    return to_scale("lr", value)
+
+
+_FIELDS = {f.name: f for f in fields()}
+NAMES = [f.name for f in fields()]  # the form's field order (and the order of the handlers' *values)
+# Visibility comes from the `applies` metadata: the fields that depend on others, and those others.
+DEPENDENTS = [f.name for f in fields() if f.metadata.get("applies")]
+CONTROLLERS = [n for n in NAMES if any(n in f.metadata.get("applies", {}) for f in fields())]
+GROUP_TITLES = {
+    "model": "Model: layers, activation, dropout",
+    "optimizer": "Optimizer: momentum, betas, weight decay",
+    "schedule": "Learning-rate schedule",
+    "augmentation": "Augmentation: rotation, shift, zoom",
+    "data & seed": "Data, seed and device",
+}
+
+
+@dataclass
+class TrainForm:
+    """The form's components; build the top (`build_top`), then the rest (`build_more`)."""
+
+    caps: Caps
+    widgets: dict[str, gr.Component] = field(default_factory=dict)  # field -> widget (elem_id hp-<field>)
+    scales: dict[str, gr.Slider] = field(default_factory=dict)  # field -> its log10/log2 slider
+    containers: dict[str, gr.Component | gr.Column] = field(default_factory=dict)  # what (un)hides a field
+
+    def build_top(self) -> None:
+        """The preset picker with its note, the basic fields in one row, and the estimate line."""
         with gr.Row(equal_height=False):
-            for f in all_fields[start : start + per_row]:
-                widgets[f.name] = field_widget(f, caps)
-    return widgets
+            self.preset = gr.Dropdown(
+                [(p.title, p.name) for p in PRESETS.values()],
+                value=DEFAULT_PRESET,
+                label="Preset",
+                scale=1,
+                min_width=260,
+                elem_id="preset",
+            )
+            with gr.Column(scale=2, min_width=260):
+                self.preset_note = gr.Markdown(PRESETS[DEFAULT_PRESET].description, elem_id="preset-note")
+                self.url_note = gr.Markdown(visible=False, elem_id="url-note")
+        with gr.Row(equal_height=False):
+            for name in basic_fields():
+                self._add(_FIELDS[name], min_width=180)
+        self.estimate = gr.Markdown(elem_id="estimate")
+        # The query of the current form, for the address bar (rendered hidden, so its value is on the page).
+        self.query = gr.Textbox(visible="hidden", elem_id="train-query", label="query")
+
+    def build_more(self) -> None:
+        """One closed accordion per group with the remaining fields, three to a row."""
+        basic = set(basic_fields())
+        for group, names in field_groups().items():
+            rest = [_FIELDS[n] for n in names if n not in basic]
+            if not rest:
+                continue
+            with gr.Accordion(GROUP_TITLES[group], open=False, elem_id=f"group-{group.split()[0]}"):
+                for start in range(0, len(rest), 3):
+                    with gr.Row(equal_height=False):
+                        for f in rest[start : start + 3]:
+                            self._add(f, min_width=220)
+        self.widgets = {f.name: self.widgets[f.name] for f in fields()}  # declaration order, as the API lists them
+
+    @property
+    def fill_outputs(self) -> list[gr.Component]:
+        """What a preset, a URL or a run fills: the preset, every field, the scale sliders, the URL note."""
+        return [self.preset, *self.widgets.values(), *(self.scales[n] for n in scaled_fields()), self.url_note]
+
+    def wire(self, tab: Any) -> None:
+        """Wire the form to the Train tab's handlers (`tab`: a tabs.train.TrainTab): a chosen preset fills
+        every widget; a change of a controlling field shows or hides the fields that depend on it; any
+        change updates the preset note, the instant estimate and the address bar, then probes the speed
+        when no earlier run gives it (TrainTab.form_changed)."""
+        quiet = dict(api_visibility="private", show_progress="hidden")
+        self.preset.input(tab.apply_preset, self.preset, self.fill_outputs, **quiet)
+        controllers = [self.widgets[n] for n in CONTROLLERS]
+        dependents = [self.containers[n] for n in DEPENDENTS]
+        gr.on([w.change for w in controllers], tab.visibility, controllers, dependents, **quiet)
+        inputs = self.inputs
+        outputs = [self.preset_note, self.estimate, self.query]
+        # Several visitors' forms may be answered at once: these handlers only read (a probe takes a lock).
+        many = dict(trigger_mode="always_last", concurrency_limit=None, concurrency_id="train-form")
+        gr.on([w.change for w in inputs], tab.form_changed, inputs, outputs, **many, **quiet)
+        self.query.change(None, self.query, js=REPLACE_URL_JS)
+
+    @property
+    def inputs(self) -> list[gr.Component]:
+        """What the form's handlers read: the preset, then every field in declaration order."""
+        return [self.preset, *self.widgets.values()]
+
+    def _add(self, f: dataclasses.Field, min_width: int) -> None:
+        visible = applicable({}, f.name)  # under the defaults; the app updates it as the choices change
+        if scale_of(f):
+            with gr.Column(min_width=min_width, visible=visible) as column:
+                self.widgets[f.name], self.scales[f.name] = scaled_number(f, self.caps)
+            self.containers[f.name] = column
+        else:
+            self.widgets[f.name] = self.containers[f.name] = field_widget(f, self.caps, min_width, visible)
 
 
-def field_widget(f: dataclasses.Field, caps: Caps) -> gr.Component:
-    """The widget of one field: checkbox, dropdown, textbox, (log) number or slider."""
+def hyperparameter_widgets(caps: Caps) -> dict[str, gr.Component]:
+    """One widget per TrainConfig field (the whole form, without its preset); each has elem_id `hp-<field>`."""
+    form = TrainForm(caps)
+    form.build_top()
+    form.build_more()
+    return form.widgets
+
+
+def field_widget(f: dataclasses.Field, caps: Caps, min_width: int = 200, visible: bool = True) -> gr.Component:
+    """The widget of one field: checkbox, dropdown, textbox, number or slider."""
     m, kind, label = f.metadata, field_type(f), f.name.replace("_", " ")
     info = f"{m['help']}; allowed: {describe_range(f)}"
-    common = dict(min_width=200, elem_id=f"hp-{f.name}")
+    common = dict(min_width=min_width, elem_id=f"hp-{f.name}", visible=visible)
     if kind is bool:
         return gr.Checkbox(value=f.default, label=label, info=m["help"], **common)
     if "choices" in m:
         return gr.Dropdown(list(m["choices"]), value=f.default, label=label, info=m["help"], **common)
     if m.get("kind") == "int_list":
         return gr.Textbox(value=f.default, label=label, info=info, **common)
-    if m.get("log"):
-        return log_number(f, label, info)
     lo, hi = m["min"], m["max"]
     if f.name == "epochs" and caps.max_epochs is not None:
         hi = min(hi, caps.max_epochs)
@@ -53,38 +197,41 @@ def field_widget(f: dataclasses.Field, caps: Caps) -> gr.Component:
             value=lo, minimum=lo, maximum=lo, precision=0, interactive=False, label=label, info=info, **common
         )
     step = slider_step(f.default, lo, hi)
-    if kind is int:  # e.g. train_size moves in steps of 100; batch_size in steps of 1 (its default is 128)
+    if kind is int:  # e.g. train_size moves in steps of 100
         step = max(1, int(step)) if step >= 1 and (f.default - lo) % int(step) == 0 else 1
         return gr.Slider(lo, hi, value=f.default, step=step, precision=0, label=label, info=m["help"], **common)
     return gr.Slider(lo, hi, value=f.default, step=step, label=label, info=m["help"], **common)
 
 
-def log_number(f: dataclasses.Field, label: str, info: str) -> gr.Number:
-    """A Number holding the value (what the API takes), driven by a slider over its log10."""
-    m = f.metadata
-    with gr.Column(min_width=200):
-        number = gr.Number(
-            value=f.default, minimum=m["min"], maximum=m["max"], label=label, info=info, elem_id=f"hp-{f.name}"
-        )
-        slider = gr.Slider(
-            math.log10(m["min"]),
-            math.log10(m["max"]),
-            value=round(math.log10(f.default), 2),
-            step=0.01,
-            precision=2,
-            label=f"log10({f.name}): drag to set {label} on a log scale",
-            elem_id=f"hp-{f.name}-log10",
-        )
-    slider.input(from_log10, slider, number, api_visibility="private", queue=False)
-    number.input(to_log10, number, slider, api_visibility="private", queue=False)
-    return number
-
-
-def from_log10(exponent: float) -> float:
-    """The value a log10 slider position stands for, to 3 significant digits."""
-    return float(f"{10**exponent:.3g}")
-
-
-def to_log10(value: float | None) -> float:
-    """The log10 slider position of a typed value; no change for an empty or non-positive one."""
-    return math.log10(value) if value and value > 0 else gr.skip()
+def scaled_number(f: dataclasses.Field, caps: Caps) -> tuple[gr.Number, gr.Slider]:
+    """A Number holding the value (what the API takes, any allowed value), driven by a slider over its
+    log10 (lr) or log2 (batch size: each stop a power of two); typing in the Number moves the slider."""
+    m, label = f.metadata, f.name.replace("_", " ")
+    log2 = scale_of(f) == "log2"
+    number = gr.Number(
+        value=f.default,
+        minimum=m["min"],
+        maximum=m["max"],
+        precision=0 if log2 else None,
+        label=label,
+        info=f"{m['help']}; allowed: {describe_range(f)}",
+        elem_id=f"hp-{f.name}",
+    )
+    if log2:
+        lo, hi, step, convert = round(math.log2(m["min"])), math.floor(math.log2(m["max"])), 1, from_log2
+        slider_label = f"log2({f.name}): powers of two"
+    else:
+        lo, hi, step, convert = math.log10(m["min"]), math.log10(m["max"]), 0.01, from_log10
+        slider_label = f"log10({f.name}): log scale"
+    slider = gr.Slider(
+        lo,
+        hi,
+        value=to_scale(f.name, f.default),
+        step=step,
+        precision=0 if log2 else 2,
+        label=slider_label,
+        elem_id=f"hp-{f.name}-{scale_of(f)}",
+    )
+    slider.input(convert, slider, number, api_visibility="private", queue=False)
+    number.input(lambda value: to_scale(f.name, value), number, slider, api_visibility="private", queue=False)
+    return number, slider

@@ -52,10 +52,19 @@ class AppServer:
     """`python app.py` in a subprocess on a free port; a context manager yielding itself (`.url`).
 
     `env` is added to the environment (after the training caps are cleared, so a test sets exactly
-    the caps it means); MNIST_CHECKPOINT_DIR defaults to a new temporary folder (`.checkpoints`).
+    the caps it means); MNIST_CHECKPOINT_DIR defaults to a new temporary folder (`.checkpoints`);
+    `app_dir` runs another checkout's app.py (default: this repository's).
     """
 
-    def __init__(self, env: Mapping[str, str] | None = None, checkpoints: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        checkpoints: str | os.PathLike | None = None,
+        app_dir: str | os.PathLike | None = None,
+    ) -> None:
+        self.app_dir = (
+            Path(app_dir) if app_dir else REPO
+        )  # another checkout's app.py, e.g. for a before/after benchmark
         self._tmp = None if checkpoints else tempfile.TemporaryDirectory(prefix="mnist-runs-")
         self.checkpoints = Path(checkpoints or self._tmp.name)
         self.port = free_port()
@@ -71,8 +80,8 @@ class AppServer:
     def start(self, timeout: float = 180) -> AppServer:
         """Start the app and block (on its own output, with a deadline) until it serves."""
         self.proc = subprocess.Popen(
-            [sys.executable, str(REPO / "app.py"), "--port", str(self.port)],
-            cwd=REPO,
+            [sys.executable, str(self.app_dir / "app.py"), "--port", str(self.port)],
+            cwd=self.app_dir,
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -1,25 +1,51 @@
-"""Draw tab: read a drawing, an uploaded image or a random test digit, and show what the model saw."""
+"""Draw tab: read a drawing, an uploaded image or a random test digit, and show what the model saw.
+
+The canvas is our own (`pad`): a gr.HTML whose JavaScript sends the drawing straight to the server
+function `read_drawing` (one POST, not through the queue) and shows the returned answer at once.
+Uploads and random test digits are Gradio events rendering the same answer (draw_view.result_html).
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import io
+import time
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from ...checkpoint import CheckpointError
 from ...data import sample_test
 from ...predict import Prediction
 from ...preprocess import ImageError
 from .. import charts
-from ..context import AppContext, user_error
+from ..context import AppContext, log, user_error
 from ..images import png_file
+from ..reading import Reading, read
+from .draw_view import NO_DIGIT, marked_copy, result_html
 
-NO_DIGIT = "no digit"
+HERE = Path(__file__).resolve().parent
+CSS = (HERE / "draw.css").read_text()
+PAD_JS = (HERE / "draw_pad.js").read_text()
+PAD_HTML = """<div class="pad-wrap">
+  <div class="pad-stage"><canvas class="pad-canvas" aria-label="drawing area"></canvas><div class="pad-overlay"></div></div>
+  <div class="pad-tools"><button class="pad-undo" type="button">Undo</button>
+  <button class="pad-clear" type="button">Clear</button><span class="pad-tip">a digit or a whole number</span></div>
+</div>"""
+DATA_URL_PREFIX = "data:image/png;base64,"
+MAX_DRAWING_CHARS = 4_000_000  # a canvas PNG is ~10 KB; anything near this is not a drawing
+MAX_DRAWING_SIDE = 4096
+UPLOAD = dict(sources=["upload", "clipboard"], height=150, elem_id="upload")  # the "...or upload a photo" box
+
+__all__ = ["CSS", "NO_DIGIT", "DrawTab", "Reading", "pad", "prediction_outputs", "result_html"]
 
 
 def prediction_outputs(prediction: Prediction, info: str = "", true_label: int | None = None) -> tuple:
-    """(label, probability chart, 28x28 view, info text) for one Prediction."""
+    """(label, probability chart, 28x28 view, info text) for one Prediction: the `predict` API's answer."""
     if prediction.digit is None:
         text = info or "Nothing to read: draw a digit (or upload an image with one)."
         return NO_DIGIT, charts.probability_figure(None), None, text
@@ -34,11 +60,104 @@ def prediction_outputs(prediction: Prediction, info: str = "", true_label: int |
     )
 
 
+def api_outputs() -> list:
+    """The `predict` API's hidden outputs: label, probability chart, 28x28 view, text (see prediction_outputs)."""
+    return [gr.Label(visible=False), gr.Plot(visible=False), gr.Image(visible=False), gr.Markdown(visible=False)]
+
+
+def decode_drawing(data_url: Any) -> np.ndarray:
+    """The pad's PNG data URL as a grey uint8 array; ImageError names what is wrong with anything else."""
+    if not isinstance(data_url, str) or not data_url.startswith(DATA_URL_PREFIX):
+        raise ImageError("the drawing must be a PNG data URL (data:image/png;base64,...)")
+    if len(data_url) > MAX_DRAWING_CHARS:
+        raise ImageError(f"the drawing is too large ({len(data_url):,} characters; the limit is {MAX_DRAWING_CHARS:,})")
+    try:
+        raw = base64.b64decode(data_url[len(DATA_URL_PREFIX) :], validate=True)
+        with Image.open(io.BytesIO(raw)) as image:
+            if image.format != "PNG" or max(image.size) > MAX_DRAWING_SIDE:
+                raise ImageError(f"the drawing must be a PNG of at most {MAX_DRAWING_SIDE} px a side")
+            rgba = image.convert("RGBA")  # transparent parts are the paper: composite on white
+            return np.asarray(Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("L"))
+    except (binascii.Error, UnidentifiedImageError, OSError, ValueError) as exc:
+        if isinstance(exc, ImageError):
+            raise
+        raise ImageError("the drawing is not a readable PNG") from None
+
+
 class DrawTab:
-    """Handlers of the Draw tab (and the `predict` and `random_digit` API events)."""
+    """Handlers of the Draw tab (and the `predict`, `read_number` and `random_digit` API events)."""
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
+
+    def reading(self, image: Any, model: str | None) -> Reading:
+        """Read any image (array, PIL image, file path) with the chosen model; bad input or model: gr.Error."""
+        try:
+            return read(self.ctx.registry.predictor(model), image)
+        except (CheckpointError, ImageError) as exc:
+            raise user_error(exc) from None
+
+    def read_drawing(self, request: Any) -> dict:
+        """The pad's server function: {"image": PNG data URL, "model": name} -> the answer as JSON.
+
+        Returns number, digits (box, confidence, top3), the rendered answer `html`, the drawing's
+        `size` and `server_ms`; a bad request or model gives {"error": message, "html": ...}.
+        """
+        started = time.perf_counter()
+        request = request if isinstance(request, dict) else {}
+        model = request.get("model") or None
+        try:
+            reading = self.reading(decode_drawing(request.get("image")), model if isinstance(model, str) else None)
+        except (gr.Error, ImageError) as exc:
+            message = exc.message if isinstance(exc, gr.Error) else str(exc)
+            return {"error": message, "html": result_html(Reading(), f"Cannot read the drawing: {message}")}
+        except Exception:  # noqa: BLE001 - the pad gets a message, the log the traceback; the server keeps serving
+            log.exception("read_drawing failed")
+            return {"error": "internal error", "html": result_html(Reading(), "Something went wrong; try again.")}
+        return {
+            **reading.as_json(),
+            "html": result_html(reading),
+            "size": list(reading.size),
+            "server_ms": round(1000 * (time.perf_counter() - started), 1),
+        }
+
+    def show_upload(self, image: str | dict | None, model: str | None) -> str:
+        """The answer for an uploaded image, with a marked copy of it (the page's upload event)."""
+        path, name = _file(image)
+        if path is None:
+            return result_html(Reading())
+        try:
+            reading = self.reading(path, model)
+            with Image.open(path) as pil:
+                return result_html(reading, marked=marked_copy(pil, reading))
+        except gr.Error as exc:
+            raise _named(exc, path, name) from None
+
+    def read_number(self, image: str | dict | None, model: str | None) -> dict:
+        """API `read_number`: an image file -> {"number": "2026" or None, "digits": [{digit, confidence, box}]}."""
+        path, name = _file(image)
+        if path is None:
+            return {"number": None, "digits": []}
+        try:
+            found = self.reading(path, model).as_json()
+        except gr.Error as exc:
+            raise _named(exc, path, name) from None
+        found["digits"] = [{k: d[k] for k in ("digit", "confidence", "box")} for d in found["digits"]]
+        return found
+
+    def predict_upload(self, image: str | dict | None, model: str | None) -> tuple:
+        """API `predict`: the one digit in an image file (pass gradio_client.handle_file(path)).
+
+        `image` is a path, or the page's raw FileData dict (its path already checked by Gradio to be
+        an upload of this server).
+        """
+        path, name = _file(image)
+        if path is None:
+            return prediction_outputs(Prediction.nothing(), "No image given. ")
+        try:
+            return prediction_outputs(self._predict(path, model))
+        except gr.Error as exc:
+            raise _named(exc, path, name) from None
 
     def _predict(self, image: Any, model: str | None) -> Prediction:
         try:
@@ -46,36 +165,44 @@ class DrawTab:
         except (CheckpointError, ImageError) as exc:
             raise user_error(exc) from None
 
-    def predict_sketch(self, sketch: dict | None, model: str | None) -> tuple:
-        """Read the digit drawn on the sketchpad; an empty canvas gives 'no digit'."""
-        if not sketch or sketch.get("composite") is None:
-            return prediction_outputs(Prediction.nothing())
-        return prediction_outputs(self._predict(sketch, model))
-
-    def predict_upload(self, image: str | dict | None, model: str | None) -> tuple:
-        """Read the digit in an image file (API `predict`: pass gradio_client.handle_file(path)).
-
-        `image` is a path, or the page's raw FileData dict (its path already checked by Gradio to be
-        an upload of this server).
-        """
-        name = None
-        if isinstance(image, dict):
-            image, name = image.get("path"), image.get("orig_name")
-        if image is None:
-            return prediction_outputs(Prediction.nothing(), "No image given. ")
-        try:
-            return prediction_outputs(self._predict(str(image), model))
-        except gr.Error as exc:  # name the file as the user knows it, not by the server's upload path
-            shown = Path(name).name if name else Path(image).name
-            raise user_error(str(exc.message).replace(str(image), shown)) from None
-
-    def random_test_digit(self, model: str | None) -> tuple:
-        """Predict a random digit of the test set and show its true label beside the prediction."""
+    def random_test_digit(self, model: str | None) -> str:
+        """Read a random digit of the test set; the answer names its true label."""
         data = self.ctx.data()
         index = sample_test(data, 1)[0]
         label = int(data.test_labels[index])
-        image = data.test_images[index].numpy()
-        prediction = self._predict(image, model)
-        mark = "correct" if prediction.digit == label else "wrong"
-        info = f"Test image #{index}, true label **{label}** ({mark}). "
-        return (png_file(charts.enlarge(image, 280)), *prediction_outputs(prediction, info, true_label=label))
+        image = data.test_images[index].numpy()  # uint8, white on black
+        reading = self.reading(image, model)
+        mark = "correct" if reading.number == str(label) else "wrong"
+        info = f"Test image #{index}, true label {label} ({mark})."
+        big = Image.fromarray(charts.enlarge(image, 168))
+        return result_html(reading, info, marked=marked_copy(big, reading), true_label=label)
+
+
+def _file(image: str | dict | None) -> tuple[str | None, str | None]:
+    """(path, the visitor's file name) of a path or Gradio FileData dict."""
+    if isinstance(image, dict):
+        return image.get("path"), image.get("orig_name")
+    return (str(image), None) if image is not None else (None, None)
+
+
+def _named(exc: gr.Error, path: str, name: str | None) -> gr.Error:
+    """The error naming the file as the user knows it, not by the server's upload path."""
+    shown = Path(name).name if name else Path(path).name
+    return user_error(str(exc.message).replace(str(path), shown))
+
+
+def pad(tab: DrawTab) -> gr.HTML:
+    """The drawing canvas: a gr.HTML whose script calls `tab.read_drawing` directly (see draw_pad.js)."""
+
+    def read_drawing(request: dict) -> dict:  # a plain function: Gradio marks server functions with an attribute
+        return tab.read_drawing(request)
+
+    return gr.HTML(
+        html_template=PAD_HTML,
+        js_on_load=PAD_JS,
+        server_functions=[read_drawing],
+        apply_default_css=False,
+        elem_id="draw-pad",
+        head=f"<style>{CSS}</style>",  # the tab's CSS (answer panel, compact phone header) comes with the pad
+        empty_html=result_html(Reading()),
+    )

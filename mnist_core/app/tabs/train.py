@@ -1,12 +1,26 @@
-"""Train tab: start, stop and follow a background run (API events `train`, `stop`, `status`)."""
+"""Train tab: fill the form (preset, shared URL, earlier run), estimate, start, stop and follow a
+background run (API events `train`, `stop`, `status`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ...config import TrainConfig
+import gradio as gr
+
+from ...config import TrainConfig, applicable
+from ...estimate import estimate
+from ...presets import DEFAULT_PRESET, PRESETS, get_preset
+from ...query import PRESET_KEY, closest_preset, encode_query, parse_query, query_string
 from ..context import AppContext, user_error
 from ..jobs import JobError, JobState
+from ..registry import DEFAULT_NAME, UnknownRunError
+from ..widgets import CONTROLLERS, DEPENDENTS, NAMES, scaled_fields, to_scale
+
+
+def training_query(query: Mapping[str, Any]) -> dict[str, Any]:
+    """The URL parameters meant for the Train form: all but Gradio's own (`__theme`, `view=api`)."""
+    return {k: v for k, v in query.items() if not str(k).startswith("__") and k != "view"}
 
 
 def progress_html(s: JobState) -> str:
@@ -28,6 +42,112 @@ class TrainTab:
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
+
+    def fill(self, values: Mapping[str, Any], preset: str | None, note: str = "") -> list:
+        """Outputs for TrainForm.fill_outputs: the preset, every field, the scale sliders, the URL note.
+        Epochs above this server's cap are lowered to it, and the note says so."""
+        values = dict(values)
+        cap = self.ctx.jobs.caps.max_epochs
+        if cap is not None and values["epochs"] > cap:
+            note = " ".join(
+                filter(None, [note, f"epochs lowered from {values['epochs']} to this server's limit of {cap}."])
+            )
+            values["epochs"] = cap
+        positions = [to_scale(name, values[name]) for name in scaled_fields()]
+        shown = gr.Markdown(note, visible=bool(note))
+        return [preset or gr.skip(), *(values[name] for name in NAMES), *positions, shown]
+
+    def apply_preset(self, name: str) -> list:
+        """Fill every widget from the chosen preset (the URL note, about an earlier link, goes away)."""
+        try:
+            preset = get_preset(name)
+        except ValueError as exc:
+            raise user_error(exc) from None
+        return self.fill(preset.config().to_dict(), preset.name)
+
+    def from_query(self, query: Mapping[str, Any]) -> list:
+        """Fill the form from a URL's parameters and open the Train tab, then the instant estimate.
+        When the URL names no training setting the form is left alone and the Draw tab stays the
+        landing tab; the estimate is given either way (a form filled with its own values fires no change)."""
+        query = training_query(query)
+        if not query:
+            skipped = [gr.skip()] * (len(NAMES) + len(scaled_fields()) + 3)
+            return [*skipped, self._estimate(TrainConfig(), probe=False)]
+        parsed = parse_query(query)
+        note = ("⚠️ **Ignored from the link:** " + "; ".join(parsed.warnings) + ".") if parsed.warnings else ""
+        preset = parsed.preset or closest_preset(parsed.values)
+        filled = self.fill(parsed.values, preset, note)
+        cfg, _ = self._config(tuple(filled[1 : 1 + len(NAMES)]))
+        return [*filled, gr.Tabs(selected="train"), self._estimate(cfg or TrainConfig(), probe=False)]
+
+    def from_url(self, request: gr.Request) -> Iterator[list]:
+        """`demo.load`: the page's own URL (e.g. /?preset=mlp_classic&epochs=3) fills the form. When
+        it names no setting, the defaults' estimate is probed next (a filled form's changes probe)."""
+        query = dict(request.query_params) if request is not None else {}
+        outputs = self.from_query(query)
+        yield outputs
+        if not training_query(query):
+            probed = self.probe_estimate(None, *TrainConfig().to_dict().values())
+            if probed != gr.skip():
+                yield [*(gr.skip() for _ in outputs[:-1]), probed]
+
+    def load_run(self, name: str | None) -> list:
+        """Runs tab's "load into Train": the run's settings fill the form, and the Train tab opens."""
+        try:
+            run = self.ctx.registry.info(name)
+        except UnknownRunError as exc:
+            raise user_error(exc) from None
+        note = f"Loaded the settings of run **{run.name}**."
+        return [*self.fill(run.config.to_dict(), closest_preset(run.config), note), gr.Tabs(selected="train")]
+
+    def visibility(self, *controllers: Any) -> list:
+        """Show each field that depends on others (DEPENDENTS) only when it applies to their values."""
+        values = dict(zip(CONTROLLERS, controllers))
+        return [gr.update(visible=applicable(values, name)) for name in DEPENDENTS]
+
+    def form_changed(self, preset: str | None, *values: Any) -> Iterator[list]:
+        """While the widgets change: first, at once, the preset's note (with what differs from it),
+        the estimate without a probe and the query for the address bar; then, if no earlier run gave
+        the speed, the probed estimate. One generator, so a probe of an older form (the app runs only
+        the latest change after the current one) can never overwrite the estimate of a newer one."""
+        cfg, problem = self._config(values)
+        name = preset if preset in PRESETS else DEFAULT_PRESET
+        if cfg is None:
+            yield [gr.skip(), f"**Not valid yet:** {problem}", gr.skip()]
+            return
+        changed = [k for k in encode_query(cfg, name) if k != PRESET_KEY]
+        note = PRESETS[name].description
+        if changed:
+            note = f"**Modified** ({', '.join(changed)}) from: {note}"
+        yield [note, self._estimate(cfg, probe=False), query_string(cfg, name)]
+        probed = self.probe_estimate(preset, *values)
+        if probed != gr.skip():
+            yield [gr.skip(), probed, gr.skip()]
+
+    def probe_estimate(self, preset: str | None, *values: Any) -> str:
+        """After the instant estimate (form_changed, from_url): when no earlier run gives the speed, time a few steps of the
+        network (cached per network and batch size). Skipped while a run trains, so as not to slow it."""
+        cfg, _ = self._config(values)
+        if cfg is None or self.ctx.jobs.busy():
+            return gr.skip()
+        if estimate(cfg, self._runs(), probe=False).source == "runs":
+            return gr.skip()
+        return self._estimate(cfg, probe=True)
+
+    def _config(self, values: tuple) -> tuple[TrainConfig | None, str]:
+        try:
+            return TrainConfig.from_dict(dict(zip(NAMES, values))), ""
+        except ValueError as exc:
+            return None, str(exc)
+
+    def _runs(self) -> list:
+        """Runs trained on this server (the bundled model's speed was measured elsewhere)."""
+        return [run for run in self.ctx.registry.listing().runs if run.name != DEFAULT_NAME]
+
+    def _estimate(self, cfg: TrainConfig, probe: bool) -> str:
+        guess = estimate(cfg, self._runs(), probe=probe)
+        waiting = " (no probe while a run is training)" if guess.seconds is None and self.ctx.jobs.busy() else ""
+        return f"**Estimate:** {guess.text()}{waiting}"
 
     def start_training(self, **hyperparameters: Any) -> str:
         """Validate the hyperparameters and start a background run (API `train`); refused if one is running."""

@@ -1,0 +1,148 @@
+// The Draw tab's canvas (gr.HTML js_on_load: `element`, `props`, `server` are Gradio's).
+// Pointer events serve mouse, pen and finger alike; the CSS sets touch-action: none so a finger
+// draws instead of scrolling. On pen-up (and at most every THROTTLE_MS while drawing, one request
+// in flight) the drawing goes as a PNG data URL to the server function read_drawing, one plain POST
+// outside Gradio's queue. Every request has a sequence number: an answer older than the one shown
+// (or than the last Clear) is dropped, so what is shown is always the answer for the last stroke.
+const THROTTLE_MS = 250;
+const canvas = element.querySelector(".pad-canvas");
+const overlay = element.querySelector(".pad-overlay");
+const ctx = canvas.getContext("2d");
+const strokes = [];  // each a list of [x, y] in canvas pixels
+let current = null, seq = 0, shown = 0, inFlight = 0, lastSent = 0;
+const timings = (window.drawPadTimings = window.drawPadTimings || []);
+
+function pen() { return Math.max(8, Math.round(canvas.height / 13)); }
+
+function paint() {
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.strokeStyle = "#000";
+  ctx.fillStyle = "#000";
+  ctx.lineWidth = pen();
+  ctx.lineCap = ctx.lineJoin = "round";
+  for (const s of strokes) line(s, 0);
+}
+
+function line(points, from) {
+  if (points.length === 1) {
+    ctx.beginPath();
+    ctx.arc(points[0][0], points[0][1], pen() / 2, 0, 2 * Math.PI);
+    ctx.fill();
+    return;
+  }
+  ctx.beginPath();
+  ctx.moveTo(...points[Math.max(0, from - 1)]);
+  for (let i = Math.max(1, from); i < points.length; i++) ctx.lineTo(...points[i]);
+  ctx.stroke();
+}
+
+function fit() {  // canvas pixels = CSS pixels; the drawing is kept (scaled) across resizes
+  const w = Math.round(canvas.clientWidth), h = Math.round(canvas.clientHeight);
+  if (!w || !h || (w === canvas.width && h === canvas.height)) return;
+  const sx = w / (canvas.width || w), sy = h / (canvas.height || h);
+  for (const s of strokes) for (const p of s) { p[0] *= sx; p[1] *= sy; }
+  canvas.width = w;
+  canvas.height = h;
+  overlay.replaceChildren();
+  paint();
+}
+new ResizeObserver(fit).observe(canvas);
+
+function answerBox() { return document.querySelector("#draw-result .draw-answer"); }
+
+function showAnswer(html) {
+  const box = answerBox();
+  if (box) box.outerHTML = html;
+}
+
+function mark(digits, size) {
+  overlay.replaceChildren();
+  if (!size || size[0] !== canvas.width || size[1] !== canvas.height) return;
+  for (const d of digits) {
+    const [x0, y0, x1, y1] = d.box;
+    const b = document.createElement("span");
+    b.className = "pad-box";
+    b.style.cssText = `left:${x0}px;top:${y0}px;width:${x1 - x0}px;height:${y1 - y0}px`;
+    const label = document.createElement("b");
+    label.textContent = d.digit;
+    b.appendChild(label);
+    overlay.appendChild(b);
+  }
+}
+
+function model() {
+  const input = document.querySelector("#model-picker input");
+  return input ? input.value : null;
+}
+
+async function send(penUp) {
+  if (!strokes.length) return;
+  const mine = ++seq, t = { seq: mine, penUp, start: performance.now() };
+  const image = canvas.toDataURL("image/png");
+  t.encoded = performance.now();
+  inFlight++;
+  lastSent = t.start;
+  let reply;
+  try {
+    reply = await server.read_drawing({ image, model: model() });
+  } catch (err) {
+    reply = { html: null, error: String(err) };
+  } finally {
+    inFlight--;
+  }
+  t.received = performance.now();
+  if (mine < shown) return;  // a newer answer (or a Clear) is already on screen
+  shown = mine;
+  if (reply.html) showAnswer(reply.html);
+  mark(reply.digits || [], reply.size);
+  t.shown = performance.now();
+  t.server_ms = reply.server_ms;
+  t.number = reply.number;
+  timings.push(t);
+  if (timings.length > 500) timings.shift();
+}
+
+function clear() {
+  strokes.length = 0;
+  current = null;
+  shown = ++seq;  // answers still on their way are for the old drawing
+  overlay.replaceChildren();
+  paint();
+  showAnswer(props.empty_html);
+}
+
+canvas.addEventListener("pointerdown", (e) => {
+  e.preventDefault();
+  canvas.setPointerCapture(e.pointerId);
+  current = [[e.offsetX, e.offsetY]];
+  strokes.push(current);
+  line(current, 0);
+});
+canvas.addEventListener("pointermove", (e) => {
+  if (!current) return;
+  const from = current.length;
+  const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [e];
+  for (const c of events.length ? events : [e]) current.push([c.offsetX, c.offsetY]);
+  line(current, from);
+  if (!inFlight && performance.now() - lastSent > THROTTLE_MS) send(false);
+});
+function penUp() {
+  if (!current) return;
+  current = null;
+  send(true);
+}
+canvas.addEventListener("pointerup", penUp);
+canvas.addEventListener("pointercancel", penUp);
+element.querySelector(".pad-clear").addEventListener("click", clear);
+element.querySelector(".pad-undo").addEventListener("click", () => {
+  strokes.pop();
+  overlay.replaceChildren();
+  paint();
+  if (strokes.length) send(true);
+  else clear();
+});
+// The model picker re-reads the drawing with the new model; tests and benchmarks ask whether a request is out.
+window.drawPad = { send, clear, busy: () => inFlight > 0 };
+fit();
+paint();

@@ -1,0 +1,96 @@
+"""The Draw tab's answer as plain HTML: the number, each digit's confidence, top 3 and 28x28 view.
+
+One function renders it for drawings (sent back by the pad's server function), uploads and random
+test digits (Gradio events), so all three look the same. No plotly, no files: images are inline
+base64 PNGs, bars are CSS, so the browser shows the answer as soon as it arrives.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import itertools
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from ..reading import Reading
+
+NO_DIGIT = "no digit"
+MARKED_SIDE = 240  # px: longer side of the marked copy of an uploaded image
+_counter = itertools.count()
+
+
+def png_data_url(image: np.ndarray | Image.Image) -> str:
+    """A small image as a data: URL (uint8 array or PIL image)."""
+    pil = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image, dtype=np.uint8))
+    buffer = io.BytesIO()
+    pil.save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def view28(image: np.ndarray | None) -> str:
+    """The 28x28 float image [0, 1] the model saw, as a data URL (white ink on black, as in MNIST)."""
+    if image is None:
+        return ""
+    return png_data_url(np.clip(np.asarray(image, np.float32) * 255, 0, 255).astype(np.uint8))
+
+
+def marked_copy(image: Image.Image, reading: Reading) -> str:
+    """A copy of an uploaded image (longer side MARKED_SIDE px) with each digit's box drawn over it."""
+    copy = _displayable(image)
+    copy.thumbnail((MARKED_SIDE, MARKED_SIDE))
+    width, height = reading.size if all(reading.size) else image.size
+    boxes = "".join(
+        f'<span class="box" style="left:{100 * d.box[0] / width:.2f}%;top:{100 * d.box[1] / height:.2f}%;'
+        f'width:{100 * (d.box[2] - d.box[0]) / width:.2f}%;height:{100 * (d.box[3] - d.box[1]) / height:.2f}%">'
+        f"<b>{d.digit}</b></span>"
+        for d in reading.digits
+    )
+    return f'<div class="marked"><img alt="the image read, digits boxed" src="{png_data_url(copy)}">{boxes}</div>'
+
+
+def _displayable(image: Image.Image) -> Image.Image:
+    """An upright RGB copy of any image the library could read (16-bit and float greys stretched to 8 bits)."""
+    image.draft("RGB", (2 * MARKED_SIDE, 2 * MARKED_SIDE))  # JPEGs decode at a reduced size: much faster
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        values = np.asarray(image, dtype=np.float32)
+        top = float(values.max()) or 1.0
+        image = Image.fromarray((np.clip(values / top, 0, 1) * 255).astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def result_html(reading: Reading, info: str = "", marked: str = "", true_label: int | None = None) -> str:
+    """The answer panel: the number (or "no digit"), then one card per digit; `info` is escaped text."""
+    note = f'<p class="info">{html.escape(info)}</p>' if info else ""
+    stamp = f'data-n="{next(_counter)}"'  # a new value each time, so the page re-renders even a repeat
+    if not reading.digits:
+        return (
+            f'<div class="draw-answer" {stamp}><div class="number none" data-number="">{NO_DIGIT}</div>'
+            f'<p class="hint">Nothing to read: draw a digit or a number (or upload an image of one).</p>'
+            f"{note}{marked}</div>"
+        )
+    cards = []
+    for d in reading.digits:
+        bars = "".join(
+            f'<div class="bar{" true" if digit == true_label else ""}"><span class="d">{digit}</span>'
+            f'<span class="track"><span class="fill" style="width:{100 * p:.1f}%"></span></span>'
+            f'<span class="p">{100 * p:.1f}%</span></div>'
+            for digit, p in d.top(3)
+        )
+        seen = view28(d.image)
+        img = f'<img class="seen" alt="28x28 input" src="{seen}">' if seen else ""
+        cards.append(
+            f'<div class="digit-card" data-digit="{d.digit}">{img}<div class="guess"><span class="big">{d.digit}</span>'
+            f'<span class="conf">{100 * d.confidence:.1f}%</span></div><div class="bars">{bars}</div></div>'
+        )
+    number = reading.number or ""
+    return (
+        f'<div class="draw-answer" {stamp}><div class="number" data-number="{number}">{number}</div>'
+        f'<div class="cards">{"".join(cards)}</div>{note}{marked}</div>'
+    )

@@ -1,0 +1,178 @@
+"""The Train tab's form handlers: presets, shared URLs, runs loaded into the form, visibility, estimate."""
+
+from __future__ import annotations
+
+import math
+
+import gradio as gr
+import pytest
+import torch
+
+from mnist_core.app.jobs import Caps, JobManager
+from mnist_core.app.registry import DEFAULT_NAME
+from mnist_core.app.widgets import (
+    CONTROLLERS,
+    DEPENDENTS,
+    NAMES,
+    TrainForm,
+    from_log2,
+    from_log10,
+    scaled_fields,
+    to_scale,
+)
+from mnist_core.checkpoint import save_checkpoint
+from mnist_core.config import TrainConfig, applicable, pow2_values
+from mnist_core.models import build_model
+from mnist_core.presets import PRESETS, preset_values
+from tests.support.fixtures import FINISHED, TINY, fake_checkpoint
+
+
+def first(answers):
+    """The first (instant) answer of a generator handler."""
+    return next(iter(answers))
+
+
+def unpack(outputs: list) -> tuple[str, dict, list, object]:
+    """Split the outputs of a fill (TrainForm.fill_outputs order) into preset, field values, sliders, note."""
+    preset, rest = outputs[0], outputs[1:]
+    values = dict(zip(NAMES, rest[: len(NAMES)]))
+    sliders = rest[len(NAMES) : len(NAMES) + len(scaled_fields())]
+    return preset, values, sliders, rest[len(NAMES) + len(scaled_fields())]
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_a_preset_fills_every_field_and_both_scale_sliders(lab, name):
+    preset, values, sliders, note = unpack(lab.train.apply_preset(name))
+    assert preset == name and values == preset_values(name)
+    assert sliders == [round(math.log10(values["lr"]), 2), round(math.log2(values["batch_size"]))]
+    assert note.visible is False  # the note about an earlier link goes away
+
+
+def test_a_preset_above_the_servers_epoch_cap_is_lowered_and_says_so(lab, monkeypatch):
+    monkeypatch.setattr(lab.ctx, "jobs", JobManager(caps=Caps(max_epochs=3)))
+    _, values, _, note = unpack(lab.train.apply_preset("cnn_large_best"))
+    assert values["epochs"] == 3 and "lowered from 20 to this server's limit of 3" in note.value
+
+
+def test_an_unknown_preset_is_a_readable_error(lab):
+    with pytest.raises(gr.Error, match="not one of cnn_fast"):
+        lab.train.apply_preset("resnet")
+
+
+def test_a_shared_url_fills_the_form_and_opens_the_train_tab(lab):
+    outputs = lab.train.from_query({"preset": "mlp_classic", "epochs": "3", "__theme": "dark"})
+    preset, values, _, note = unpack(outputs[:-2])
+    assert preset == "mlp_classic" and values == {**preset_values("mlp_classic"), "epochs": 3}
+    assert note.visible is False and outputs[-2].selected == "train"
+    assert "1,290 steps" in outputs[-1]  # the estimate of the filled form
+
+
+def test_a_bad_url_loads_the_rest_and_names_each_ignored_part(lab):
+    outputs = lab.train.from_query({"epochs": "3", "bogus": "1", "lr": "99", "preset": "nope"})
+    preset, values, _, note = unpack(outputs[:-2])
+    assert values == {**TrainConfig().to_dict(), "epochs": 3} and preset == "cnn_fast"
+    assert note.visible is True and outputs[-2].selected == "train"
+    for part in ("'bogus' is not a training setting", "lr: 99.0 is outside", "preset 'nope' is unknown"):
+        assert part in note.value
+
+
+@pytest.mark.parametrize("query", [{}, {"__theme": "dark"}, {"view": "api"}])
+def test_a_url_without_training_settings_changes_nothing(lab, query):
+    # The Draw tab stays the landing tab and the form keeps its defaults; only the estimate is given.
+    *outputs, estimate = lab.train.from_query(query)
+    assert all(output == gr.skip() for output in outputs) and "430 steps (430 per epoch)" in estimate
+
+
+def test_a_changed_form_notes_the_changes_and_gives_the_query_and_estimate(lab):
+    values = {**preset_values("mlp_classic"), "lr": 0.1, "epochs": 3}
+    note, estimate, query = first(lab.train.form_changed("mlp_classic", *values.values()))
+    assert note.startswith("**Modified** (lr, epochs)") and PRESETS["mlp_classic"].description in note
+    assert query == "preset=mlp_classic&lr=0.1&epochs=3"
+    assert "1,290 steps (430 per epoch)" in estimate  # 55,000 images / 128 per step, 3 epochs
+    note, _, query = first(lab.train.form_changed("mlp_classic", *preset_values("mlp_classic").values()))
+    assert note == PRESETS["mlp_classic"].description and query == "preset=mlp_classic"
+
+
+def test_an_invalid_form_says_why_and_leaves_the_address_alone(lab):
+    values = {**TrainConfig().to_dict(), "batch_size": 4096, "train_size": 1000}
+    note, estimate, query = first(lab.train.form_changed("cnn_fast", *values.values()))
+    assert note == gr.skip() and query == gr.skip()
+    assert "Not valid yet" in estimate and "batch_size: 4096 is larger than the training set" in estimate
+    empty = {**TrainConfig().to_dict(), "lr": None}  # a cleared Number
+    assert "lr" in first(lab.train.form_changed("cnn_fast", *empty.values()))[1]
+
+
+@pytest.mark.parametrize(
+    ("changes", "shown", "hidden"),
+    [
+        ({"optimizer": "sgd", "scheduler": "step"}, {"momentum", "nesterov", "step_size", "gamma"}, {"beta1"}),
+        ({"optimizer": "adamw"}, {"beta1", "beta2"}, {"momentum", "nesterov", "hidden_sizes", "step_size"}),
+        ({"optimizer": "sgd", "scheduler": "onecycle"}, {"nesterov"}, {"momentum"}),
+        ({"model": "mlp"}, {"hidden_sizes"}, set()),
+        ({"model": "cnn"}, set(), {"hidden_sizes"}),
+    ],
+)
+def test_fields_show_only_when_they_apply(lab, changes, shown, hidden):
+    values = {**TrainConfig().to_dict(), **changes}
+    updates = lab.train.visibility(*(values[name] for name in CONTROLLERS))
+    visible = {name for name, update in zip(DEPENDENTS, updates) if update["visible"]}
+    assert shown <= visible and not hidden & visible
+    assert visible == {name for name in DEPENDENTS if applicable(values, name)}
+
+
+def test_the_scale_sliders_and_their_numbers_agree_both_ways():
+    # Dragging a slider sets the number; typing a number moves the slider to where that number is.
+    for value in pow2_values(TrainConfig.__dataclass_fields__["batch_size"]):
+        assert from_log2(to_scale("batch_size", value)) == value
+    assert to_scale("batch_size", 100) == 7  # any allowed size may be typed; the slider shows the nearest power
+    for value in (1e-5, 0.001, 0.03, 0.5, 10.0):
+        assert from_log10(to_scale("lr", value)) == pytest.approx(value, rel=0.03)
+    assert from_log10(-1.52) == 0.0302 and to_scale("lr", 0.03) == -1.52
+    assert to_scale("lr", None) == gr.skip() and to_scale("batch_size", 0) == gr.skip()
+
+
+def test_load_run_fills_the_form_with_its_config_and_opens_the_train_tab(lab):
+    path = fake_checkpoint(lab.folder / "mine.pt", optimizer="sgd", lr=0.2, batch_size=32)
+    outputs = lab.train.load_run(path.stem)
+    preset, values, sliders, note = unpack(outputs[:-1])
+    assert values == TrainConfig(**{**TINY, "optimizer": "sgd", "lr": 0.2, "batch_size": 32}).to_dict()
+    assert preset in PRESETS and sliders[1] == 5 and "mine" in note.value and outputs[-1].selected == "train"
+    _, bundled, _, _ = unpack(lab.train.load_run(DEFAULT_NAME)[:-1])
+    assert bundled["model"] == "cnn_large"
+    with pytest.raises(gr.Error, match="unknown model"):
+        lab.train.load_run("../etc/passwd")
+
+
+def test_the_estimate_uses_earlier_runs_else_probes_but_never_while_a_run_trains(lab, monkeypatch):
+    cfg = TrainConfig(**TINY)
+    torch.manual_seed(0)
+    history = {"steps": [], "epochs": [{"epoch": 1, "train_loss": 1.0, "seconds": 2.0}]}  # 2,000 images in 2 s
+    save_checkpoint(lab.folder / "timed.pt", build_model(cfg), cfg, history, FINISHED, device="cpu")
+    values = cfg.to_dict().values()
+    _, estimate, _ = first(lab.train.form_changed("cnn_fast", *values))
+    assert "measured in 1 earlier run" in estimate and "about 2 s" in estimate
+    assert lab.train.probe_estimate("cnn_fast", *values) == gr.skip()  # a run answered: no probe
+
+    assert len(list(lab.train.form_changed("cnn_fast", *values))) == 1  # ...and no second answer
+
+    other = {**cfg.to_dict(), "hidden_sizes": "32"}.values()  # no run of this network yet
+    instant, probed = lab.train.form_changed("cnn_fast", *other)
+    assert "time unknown" in instant[1] and "hidden_sizes=32" in instant[2]  # the instant answer comes first
+    assert "a probe of mlp at batch 64" in probed[1] and probed[0] == probed[2] == gr.skip()
+    monkeypatch.setattr(lab.ctx.jobs, "busy", lambda: True)
+    answers = list(lab.train.form_changed("cnn_fast", *{**cfg.to_dict(), "hidden_sizes": "16"}.values()))
+    assert len(answers) == 1 and "no probe while a run is training" in answers[0][1]
+
+
+def test_the_form_groups_fields_and_shows_the_basic_ones_first(lab):
+    with gr.Blocks():
+        form = TrainForm(lab.ctx.jobs.caps)
+        form.build_top()
+        form.build_more()
+    assert list(form.widgets) == NAMES and all(w.elem_id == f"hp-{n}" for n, w in form.widgets.items())
+    assert {n: s.elem_id for n, s in form.scales.items()} == {"lr": "hp-lr-log10", "batch_size": "hp-batch_size-log2"}
+    assert (form.scales["batch_size"].minimum, form.scales["batch_size"].maximum) == (0, 13)
+    assert form.preset.value == "cnn_fast" and [c[1] for c in form.preset.choices] == list(PRESETS)
+    # Under the defaults (AdamW, one-cycle, CNN): no momentum, Nesterov, step schedule or hidden sizes.
+    hidden = {n for n, c in form.containers.items() if c.visible is False}
+    assert hidden == {"hidden_sizes", "momentum", "nesterov", "step_size", "gamma"}
