@@ -14,12 +14,8 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
+from tests.support.browser import expect, sync_api  # noqa: E402  (skips this module without chromium)
 from tests.support.server import CHROMIUM, CHROMIUM_ARGS, AppServer  # noqa: E402
-
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-expect = sync_api.expect
 
 REPO = Path(__file__).resolve().parent.parent
 FIXED = "model=mlp,hidden_sizes=64,train_size=1000,val_size=300,epochs=1"  # the default fields vary
