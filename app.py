@@ -1,7 +1,7 @@
 """MNIST Digit Lab: the Gradio page. Layout and wiring only; the handlers live in mnist_core/app/tabs.
 
 Run `python app.py` (flags: --host, --port, --share) and open the printed URL. The main events are
-also an API (predict, random_digit, train, stop, status, evaluate, runs) for `gradio_client`.
+also an API (predict, random_digit, train, stop, status, sweep, sweep_status, evaluate, runs) for `gradio_client`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from mnist_core.app.context import AppContext  # noqa: E402
 from mnist_core.app.gradio_compat import calm_queue  # noqa: E402
 from mnist_core.app.jobs import JobManager  # noqa: E402
 from mnist_core.app.registry import RunRegistry  # noqa: E402
-from mnist_core.app.tabs import curves, data, draw, evaluate, inside, runs, train  # noqa: E402
+from mnist_core.app.tabs import curves, data, draw, evaluate, inside, runs, sweep, train  # noqa: E402
 from mnist_core.app.widgets import TrainForm  # noqa: E402
 
 # Gradio accepts uploads of any size by default: on a shared Space one visitor could fill the disk.
@@ -32,7 +32,7 @@ PRIVATE = dict(api_visibility="private")
 
 
 def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
-    """The page: a model picker over six tabs, wired to the handlers of mnist_core.app.tabs."""
+    """The page: a model picker over seven tabs, wired to the handlers of mnist_core.app.tabs."""
     ctx = AppContext(jobs, registry)
     draw_tab, train_tab, curves_tab = draw.DrawTab(ctx), train.TrainTab(ctx), curves.CurvesTab(ctx)
     evaluate_tab, data_tab, runs_tab = evaluate.EvaluateTab(ctx), data.DataTab(ctx), runs.RunsTab(ctx)
@@ -99,6 +99,9 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
                 stop_btn.click(train_tab.stop_training, None, status, api_name="stop")
                 status_api, status_btn = gr.JSON(visible=False, label="status"), gr.Button(visible=False)
                 status_btn.click(train_tab.training_status, None, status_api, api_name="status")
+
+            with gr.Tab("Sweep", id="sweep"):
+                sweep.SweepTab(ctx).layout(model, PRIVATE)  # its components, handlers and 1 s poll
 
             with gr.Tab("Curves", id="curves"):
                 overlay = gr.Dropdown(

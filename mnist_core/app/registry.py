@@ -29,6 +29,7 @@ DEFAULT_NAME = "default (bundled)"
 RUN_COLUMNS = [
     "name",
     "status",
+    "study",
     "test_acc",
     "val_acc",
     "test_loss",
@@ -65,6 +66,7 @@ class RunInfo:
     created: str
     device: str
     stopped: bool
+    sweep: dict = field(default_factory=dict)  # a sweep trial's {"study", "trial"} (payload key "sweep")
 
     @property
     def status(self) -> str:
@@ -87,6 +89,7 @@ class RunInfo:
         return {
             "name": self.name,
             "status": self.status,
+            "study": f"{self.sweep.get('study')} #{self.sweep.get('trial')}" if self.sweep else "",
             "model": cfg.model if cfg.model != "mlp" else f"mlp {cfg.hidden_sizes}",
             "epochs": f"{m.get('epochs_completed', len(self.history.get('epochs') or []))}/{cfg.epochs}",
             "batch_size": cfg.batch_size,
@@ -208,6 +211,7 @@ class RunRegistry:
                 created=str(payload.get("created", "")),
                 device=str(payload.get("device", "?")),
                 stopped=bool(payload.get("stopped", False)),
+                sweep=dict(payload.get("sweep") or {}),
             )
         except CheckpointError as exc:
             info = str(exc)

@@ -9,8 +9,10 @@ loaded, so a run starts at once; if it dies, the run is reported failed and the 
 new one.
 
 The two sides exchange pickled tuples over a socket pair (multiprocessing's Connection):
-parent to child ("train", config dict, checkpoint path) and ("stop",); child to parent ("running",),
-("event", TrainEvent), ("failed", exception type name, message) and ("finished",).
+parent to child ("train", config dict, checkpoint path), ("sweep", SweepSpec) and ("stop",); child to
+parent ("running",), ("event", TrainEvent or SweepEvent, and a sweep's SweepResult last),
+("failed", exception type name, message) and ("finished",). A sweep is one job like a run: its trials
+train in the child one after another (mnist_core.sweep.run_sweep), storing to the study's database.
 Run as `python -m mnist_core.app.train_process FD` by `TrainingProcess`, not by hand.
 """
 
@@ -75,11 +77,18 @@ class TrainingProcess:
 
         Returns when the child has finished the run; raises RunFailed if the run or the child failed.
         """
+        self._job(("train", cfg.to_dict(), str(path)), stop, on_running, on_event)
+
+    def sweep(self, spec, stop: threading.Event, on_running: Callable[[], None], on_event: Callable[..., None]) -> None:
+        """Run the sweep `spec` (a SweepSpec) in the child; the same contract as `run`, the SweepResult last."""
+        self._job(("sweep", spec), stop, on_running, on_event)
+
+    def _job(self, request: tuple, stop: threading.Event, on_running, on_event) -> None:
         with self._lock:
             conn = self._ensure_child()
             stop_sent = False
             try:
-                conn.send(("train", cfg.to_dict(), str(path)))
+                conn.send(request)
                 while True:
                     if stop.is_set() and not stop_sent:
                         conn.send(("stop",))
@@ -151,7 +160,7 @@ def serve(conn: Connection) -> None:
         try:
             while True:
                 message = conn.recv()
-                if message[0] == "train":
+                if message[0] in ("train", "sweep"):
                     current_stop = threading.Event()
                     jobs.put((message, current_stop))
                 elif message[0] == "stop":
@@ -166,20 +175,18 @@ def serve(conn: Connection) -> None:
     except Exception:  # noqa: BLE001
         pass
     while (job := jobs.get()) is not None:
-        (_, config, path), stop = job
+        request, stop = job
         try:
             data = load_mnist_cached()
             conn.send(("running",))
-            cfg = TrainConfig.from_dict(config)
-            probe = learning_probe(data)
-            train(
-                cfg,
-                data,
-                callback=lambda event: conn.send(("event", event)),
-                stop=stop,
-                checkpoint_path=path,
-                probe=probe,
-            )
+            send = lambda event: conn.send(("event", event))  # noqa: E731
+            if request[0] == "sweep":
+                from ..sweep import run_sweep
+
+                send(run_sweep(request[1], data, callback=send, stop=stop))
+            else:
+                cfg, path = TrainConfig.from_dict(request[1]), request[2]
+                train(cfg, data, callback=send, stop=stop, checkpoint_path=path, probe=learning_probe(data))
             conn.send(("finished",))
         except Exception as exc:  # noqa: BLE001 - every failure goes back to the parent, the child lives on
             if not _report(conn, exc):

@@ -13,6 +13,7 @@ from mnist_core.app.tabs.draw import DrawTab
 from mnist_core.app.tabs.evaluate import EvaluateTab
 from mnist_core.app.tabs.inside import InsideTab
 from mnist_core.app.tabs.runs import RunsTab
+from mnist_core.app.tabs.sweep import SweepTab
 from mnist_core.app.tabs.train import TrainTab
 
 
@@ -25,3 +26,4 @@ class Lab:
         self.draw, self.train, self.curves = DrawTab(self.ctx), TrainTab(self.ctx), CurvesTab(self.ctx)
         self.evaluate, self.data, self.runs = EvaluateTab(self.ctx), DataTab(self.ctx), RunsTab(self.ctx)
         self.inside = InsideTab(self.ctx)
+        self.sweep = SweepTab(self.ctx)

@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-CAP_VARIABLES = ("MNIST_TRAINING_DISABLED", "MNIST_MAX_EPOCHS", "MNIST_MAX_TRAIN_SECONDS")
+CAP_VARIABLES = (
+    "MNIST_TRAINING_DISABLED",
+    "MNIST_MAX_EPOCHS",
+    "MNIST_MAX_TRAIN_SECONDS",
+    "MNIST_MAX_SWEEP_TRIALS",
+    "MNIST_MAX_SWEEP_SECONDS",
+    "SPACE_ID",
+)
 
 
 def free_port() -> int:

@@ -1,0 +1,203 @@
+"""Sweep tab: start, stop and follow an Optuna sweep, the server's one job (API events `sweep`, `sweep_status`).
+
+The sweep trains in the training child (JobManager.start_sweep); this tab reads its progress from the
+job state and the study itself (Optuna's figures and the trials table) from the study's database,
+redrawing the figures only when a trial has ended.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ...search_space import DEFAULT_VARY, SearchSpaceError, searchable_names
+from ...sweep import SweepError, SweepSpec, open_study
+from .. import sweep_charts
+from ..context import AppContext, user_error
+from ..jobs import JobError, JobState
+from .train import progress_html
+
+DEFAULT_FIXED = "model=cnn,epochs=1,train_size=10000"
+FIGURES = ("history", "parallel", "importance")
+
+
+def new_study_name() -> str:
+    """A fresh study name from the clock, for a sweep started without one."""
+    return time.strftime("sweep-%Y%m%d-%H%M%S")
+
+
+def sweep_progress_html(s: JobState) -> str:
+    """The Train tab's bar, captioned with the sweep's trial counts."""
+    if s.kind != "sweep":
+        return '<div id="sweep-progress" data-status="idle">No sweep yet on this server.</div>'
+    sw = s.sweep
+    bar = progress_html(s).replace('id="train-progress"', 'id="sweep-progress"', 1)
+    counts = f"trial {sw['index']} of {sw['trials']} · {sw['complete']} complete · {sw['pruned']} pruned · {sw['failed']} failed"
+    return bar.replace(
+        '<div style="font-size:0.9em;margin-top:4px">', f'<div style="font-size:0.9em;margin-top:4px">{counts} · ', 1
+    )
+
+
+class SweepTab:
+    """Handlers of the Sweep tab."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    def layout(self, model: gr.Dropdown, private: dict) -> None:
+        """The tab's components and their wiring (called inside `gr.Tab`); `model` is the page's model picker."""
+        caps = self.ctx.jobs.caps
+        gr.Markdown(
+            "Let Optuna search the hyperparameters: TPE sampling, poor trials pruned early on validation "
+            "accuracy. A sweep is this server's one job, like a training run; every completed trial is "
+            f"saved as a run (`<study>-trial<N>`). {caps.describe()}"
+        )
+        with gr.Row():
+            vary = gr.CheckboxGroup(
+                list(searchable_names()),
+                value=list(DEFAULT_VARY),
+                label="Fields to vary",
+                elem_id="sweep-vary",
+                scale=2,
+            )
+            with gr.Column(scale=1):
+                fixed = gr.Textbox(
+                    DEFAULT_FIXED, label="Fixed fields (field=value, comma-separated)", elem_id="sweep-fixed"
+                )
+                limit = caps.max_sweep_trials
+                trials = gr.Number(
+                    min(10, limit or 10), precision=0, minimum=1, maximum=limit, label="Trials", elem_id="sweep-trials"
+                )
+                study = gr.Textbox("", label="Study name (empty: a new study)", elem_id="sweep-study")
+        with gr.Row():
+            start = gr.Button(
+                "Start sweep", variant="primary", interactive=not caps.training_disabled, elem_id="sweep-start"
+            )
+            stop = gr.Button("Stop sweep", variant="stop", elem_id="sweep-stop")
+            best = gr.Button("Make best active", elem_id="sweep-best")
+        progress = gr.HTML(sweep_progress_html(self.ctx.jobs.snapshot()), elem_id="sweep-progress-box")
+        status = gr.Markdown(show_label=False, elem_id="sweep-status")
+        with gr.Row():
+            plots = [
+                gr.Plot(label="Optimisation history", elem_id="sweep-history"),
+                gr.Plot(label="Parameter importances", elem_id="sweep-importance"),
+            ]
+        plots.insert(1, gr.Plot(label="Parallel coordinates", elem_id="sweep-parallel"))
+        table = gr.Dataframe(interactive=False, wrap=False, label="Trials (newest first)", elem_id="sweep-trials-table")
+        note = gr.Markdown(elem_id="sweep-note")
+        start.click(self.start_sweep, [vary, fixed, trials, study], status, api_name="sweep")
+        stop.click(self.stop_sweep, None, status, **private)
+        best.click(self.make_best_active, None, [model, note], **private)
+        status_api, status_btn = gr.JSON(visible=False, label="sweep_status"), gr.Button(visible=False)
+        status_btn.click(self.sweep_status, None, status_api, api_name="sweep_status")
+        seen = gr.State({})
+        poll_outs = [progress, status, *plots, table, note, seen]
+        gr.Timer(1.0).tick(self.poll, seen, poll_outs, show_progress="hidden", concurrency_limit=None, **private)
+
+    # ------------------------------------------------------------------------------------- control
+    def start_sweep(self, vary: list[str] | str | None, fixed: str | None, trials: Any, study: str | None) -> str:
+        """Start a sweep varying `vary` with `fixed` pinned ('model=cnn,epochs=1'), `trials` trials (API `sweep`)."""
+        try:
+            count = int(float(trials)) if trials not in (None, "") else 0
+            spec = SweepSpec(
+                study=(study or "").strip() or new_study_name(),
+                trials=count,
+                vary=vary or list(DEFAULT_VARY),
+                fixed=fixed or "",
+            )
+            state = self.ctx.jobs.start_sweep(spec)
+        except (ValueError, TypeError, SearchSpaceError, SweepError, JobError) as exc:
+            raise user_error(exc) from None
+        return f"Started sweep **{spec.study}**: {state.message}"
+
+    def stop_sweep(self) -> str:
+        """Stop the running sweep: its running trial ends at the next step, completed trials are kept."""
+        if self.ctx.jobs.snapshot().kind != "sweep":
+            return "No sweep in progress."
+        state = self.ctx.jobs.stop()
+        return state.message if state.active else f"No sweep in progress. {state.message}"
+
+    def sweep_status(self) -> dict:
+        """The current (or last) sweep: status, counts, best trial (API `sweep_status`)."""
+        s = self.ctx.jobs.snapshot()
+        if s.kind != "sweep":
+            return {"status": "idle", "message": "No sweep yet on this server."}
+        sw = s.sweep
+        return {
+            "status": s.status,
+            "message": s.message,
+            "progress": round(s.progress, 4),
+            "study": sw["study"],
+            "trials": sw["trials"],
+            "trial": sw["index"],
+            "complete": sw["complete"],
+            "pruned": sw["pruned"],
+            "failed": sw["failed"],
+            "best_trial": sw.get("best_trial"),
+            "best_value": sw.get("best_value"),
+            "result": sw.get("result"),
+            "error": s.error,
+        }
+
+    # ------------------------------------------------------------------------------------- the study
+    def study_views(self, study: str, figures: bool = True) -> tuple:
+        """The three Optuna figures (skipped unless `figures`; a note says why one is missing) and the trials table."""
+        try:
+            opened = open_study(study)
+            table = _shown(sweep_charts.trials_table(opened))
+            drawn = sweep_charts.sweep_figures(opened) if figures else {}
+        except Exception as exc:  # noqa: BLE001 - a study that cannot be read must not break the page
+            return (gr.skip(),) * 3 + (gr.skip(), f"The study {study} cannot be read: {exc}")
+        if not figures:
+            return (gr.skip(),) * 3 + (table, gr.skip())
+        notes = [f"{key}: {value}" for key, value in drawn.items() if isinstance(value, str)]
+        plots = [None if isinstance(drawn[k], str) else drawn[k] for k in FIGURES]
+        return (*plots, table, "; ".join(dict.fromkeys(notes)))
+
+    def make_best_active(self) -> tuple:
+        """Make the best completed trial of the current (or last) sweep the active model."""
+        s = self.ctx.jobs.snapshot()
+        if s.kind != "sweep":
+            return gr.skip(), "No sweep yet: start one first."
+        try:
+            opened = open_study(s.sweep["study"])
+            best = opened.best_trial
+        except ValueError:
+            return gr.skip(), "No completed trial yet."
+        except Exception as exc:  # noqa: BLE001
+            return gr.skip(), f"The study cannot be read: {exc}"
+        name = Path(best.user_attrs.get("checkpoint", "")).stem
+        if name not in self.ctx.registry.names():
+            return gr.skip(), f"The best trial's checkpoint ({name or 'none'}) is not among the runs."
+        return gr.Dropdown(choices=self.ctx.registry.names(), value=name), (
+            f"Active model: **{name}** (best trial {best.number}, val accuracy {best.value:.2%})."
+        )
+
+    def poll(self, seen: dict | None) -> tuple:
+        """Timer tick: progress, status, the figures and the trials table, each only if it changed.
+
+        Outputs: progress, status, history, parallel, importance, trials table, note, `seen`.
+        """
+        seen = dict(seen or {})
+        s = self.ctx.jobs.snapshot()
+        outputs: list[Any] = [gr.skip()] * 7
+        if s.kind != "sweep":
+            return (*outputs, seen)
+        if seen.get("version") != s.version or (s.active and seen.get("elapsed") != int(s.elapsed)):
+            outputs[0:2] = [sweep_progress_html(s), s.message]
+        study_key = [s.run_id, s.sweep["index"], s.sweep["finished"], s.active]
+        figures_key = [s.run_id, s.sweep["finished"]]  # the figures only move when a trial ends
+        if seen.get("study") != study_key:
+            outputs[2:7] = self.study_views(s.sweep["study"], figures=seen.get("figures") != figures_key)
+        seen.update(version=s.version, elapsed=int(s.elapsed), study=study_key, figures=figures_key)
+        return (*outputs, seen)
+
+
+def _shown(table):
+    """The trials table for a visitor: run names, not server paths (as the Runs tab), and rounded accuracies."""
+    if "checkpoint" in table:
+        table["checkpoint"] = [Path(str(p)).stem if p else "" for p in table["checkpoint"]]
+    return table.round({"val_acc": 4, "test_acc": 4, "seconds": 1})
