@@ -112,6 +112,17 @@ def in_view(page, selector: str) -> bool:
     )
 
 
+def wait_in_view(page, selector: str, timeout: float = 15_000) -> None:
+    """Wait until the element lies wholly inside the viewport (the answer is re-rendered as it arrives)."""
+    page.wait_for_function(
+        """(sel) => { const e = document.querySelector(sel); if (!e) return false;
+          const r = e.getBoundingClientRect();
+          return r.height > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth; }""",
+        arg=selector,
+        timeout=timeout,
+    )
+
+
 def test_an_empty_canvas_reads_no_digit(page):
     expect(page.locator(pen.NUMBER)).to_have_text("no digit")
     expect(page.locator("#draw-result")).to_contain_text("Nothing to read")
@@ -174,7 +185,7 @@ def test_digits_drawn_with_a_finger_on_a_phone(phone):
     pen.touch_stroke(cdp, page, pen.SEVEN)
     pen.wait_for_number(page, "7")
     assert page.evaluate("window.scrollY") == scroll, "drawing with a finger scrolled the page"
-    assert in_view(page, "#draw-result .number")  # the answer is in sight while drawing
+    wait_in_view(page, "#draw-result .number")  # the answer is in sight while drawing
     shoot(page, "draw-phone", full_page=False)
     page.locator("#draw-pad .pad-clear").tap()
     expect(page.locator(pen.NUMBER)).to_have_text("no digit")

@@ -14,6 +14,7 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
+from mnist_core.config import TrainConfig  # noqa: E402
 from tests.support.fixtures import fake_checkpoint  # noqa: E402
 from tests.support.server import CHROMIUM, CHROMIUM_ARGS, AppServer  # noqa: E402
 
@@ -60,7 +61,7 @@ def open_page(browser, server):
         page = context.new_page()
         page.goto(server.url + query)
         if not query:  # the Draw tab lands; the Train tab is drawn when opened
-            expect(page.locator("#sketchpad canvas").first).to_be_visible(timeout=WAIT)
+            expect(page.locator("#draw-pad canvas").first).to_be_visible(timeout=WAIT)
             page.get_by_role("tab", name="Train").click()
         expect(page.locator("#estimate")).to_contain_text("steps", timeout=WAIT)  # the form is wired and live
         return page
@@ -170,7 +171,7 @@ def test_a_bad_url_still_loads_and_names_what_it_ignored(open_page):
     expect(note).to_contain_text("lr: 99.0 is outside")
     expect(note).to_contain_text("preset 'nope' is unknown")
     expect(field(page, "epochs")).to_have_value("3")
-    expect(field(page, "lr")).to_have_value("0.03")  # the default stands
+    expect(field(page, "lr")).to_have_value(f"{TrainConfig().lr:g}")  # the default stands
 
 
 def test_load_a_run_into_train(open_page):

@@ -410,6 +410,7 @@ def test_two_browsers_clicking_start_at_once_start_exactly_one(server):
             for page in pages:
                 page.goto(server.url)
                 page.get_by_role("tab", name="Train").click()
+                page.locator("#group-data").locator("button, .label-wrap").first.click()  # the data settings
                 for name, value in (("train_size", "2000"), ("val_size", "500")):
                     field = page.locator(f"#hp-{name} input[type=number]")
                     field.fill(value)

@@ -80,7 +80,8 @@ def test_a_bad_url_loads_the_rest_and_names_each_ignored_part(lab):
 def test_a_url_without_training_settings_changes_nothing(lab, query):
     # The Draw tab stays the landing tab and the form keeps its defaults; only the estimate is given.
     *outputs, estimate = lab.train.from_query(query)
-    assert all(output == gr.skip() for output in outputs) and "430 steps (430 per epoch)" in estimate
+    steps = -(-TrainConfig().train_images // TrainConfig().batch_size)
+    assert all(output == gr.skip() for output in outputs) and f"{steps} steps ({steps} per epoch)" in estimate
 
 
 def test_a_changed_form_notes_the_changes_and_gives_the_query_and_estimate(lab):
