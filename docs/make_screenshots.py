@@ -54,8 +54,13 @@ def main() -> None:
         shoot(page, "draw")
 
         page.get_by_role("tab", name="Inside").click()
-        page.locator("#inside-random").click()
-        expect(page.locator("#inside-map .js-plotly-plot")).to_be_visible(timeout=300_000)
+        for _ in range(20):  # the test-set map is built in the background the first time: ask again until shown
+            page.locator("#inside-random").click()
+            try:
+                expect(page.locator("#inside-map .js-plotly-plot")).to_be_visible(timeout=20_000)
+                break
+            except AssertionError:
+                continue
         expect(page.locator("#inside-near img").first).to_be_visible(timeout=300_000)
         shoot(page, "inside")
 

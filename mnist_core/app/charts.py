@@ -111,6 +111,12 @@ def _epoch_figure(runs: Sequence[Series], metric: str, title: str, y_title: str,
             )
     if not drawn:
         return _empty(fig, "No completed epoch yet.")
+    # Four entries per pair of runs do not fit beside a half-width chart's title: list them below it.
+    fig.update_layout(
+        legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0.0),
+        height=340 + 22 * drawn,
+        margin=dict(l=60, r=20, t=50, b=80 + 22 * drawn),
+    )
     if percent:
         # Zoom on the interesting part: accuracies live near 100 %, but never hide a bad run.
         fig.update_yaxes(range=[max(0.0, min(min(lows), 0.9) - 0.02), 1.002])
