@@ -275,3 +275,22 @@ def test_the_server_serves_no_private_files(server, path):
 
 def test_startup_was_fast(server):
     assert TIMINGS["startup_to_first_page_s"] < 30, TIMINGS  # ~5-7 s measured on 2 shared CPU cores
+
+
+def test_inside_explains_a_digit_with_every_picture(page):
+    """Attribution, layers and filters at once; the map and the nearest digits once the map is built."""
+    open_tab(page, "Inside")
+    page.locator("#inside-random").click()
+    expect(page.locator("#inside-info")).to_contain_text("Integrated Gradients", timeout=60_000)
+    for picture in ("#inside-attr img", "#inside-layers img", "#inside-filters img"):
+        expect(page.locator(picture)).to_be_visible(timeout=60_000)
+    for _ in range(30):  # built once per checkpoint in the background; each explanation asks again
+        page.locator("#inside-random").click()
+        try:
+            expect(page.locator("#inside-map .js-plotly-plot")).to_be_visible(timeout=20_000)
+            break
+        except AssertionError:
+            continue
+    expect(page.locator("#inside-map .js-plotly-plot")).to_be_visible()
+    expect(page.locator("#inside-near img")).to_have_count(8, timeout=60_000)
+    expect(page.locator("#inside-info")).to_contain_text("nearest training digits")
