@@ -24,12 +24,8 @@ from PIL import Image, ImageDraw
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 from tests.support import strokes as pen  # noqa: E402
+from tests.support.browser import expect, sync_api  # noqa: E402 - skips the module without chromium
 from tests.support.server import CHROMIUM, CHROMIUM_ARGS, AppServer  # noqa: E402
-
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-expect = sync_api.expect
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "artifacts"

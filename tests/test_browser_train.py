@@ -15,13 +15,9 @@ import pytest
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 from mnist_core.config import TrainConfig  # noqa: E402
+from tests.support.browser import expect, sync_api  # noqa: E402 - skips the module without chromium
 from tests.support.fixtures import fake_checkpoint  # noqa: E402
 from tests.support.server import CHROMIUM, CHROMIUM_ARGS, AppServer  # noqa: E402
-
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-expect = sync_api.expect
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS, SCREENSHOTS = REPO / "artifacts", REPO / "docs" / "screenshots"
