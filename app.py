@@ -21,6 +21,7 @@ import gradio as gr  # noqa: E402
 from mnist_core.app.context import AppContext  # noqa: E402
 from mnist_core.app.gradio_compat import calm_queue  # noqa: E402
 from mnist_core.app.jobs import JobManager  # noqa: E402
+from mnist_core.app.latest import TOKEN_JS  # noqa: E402
 from mnist_core.app.registry import RunRegistry  # noqa: E402
 from mnist_core.app.tabs import curves, data, draw, evaluate, inside, runs, sweep, train  # noqa: E402
 from mnist_core.app.widgets import TrainForm  # noqa: E402
@@ -170,7 +171,8 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
         )
         model.change(None, js="() => { window.drawPad?.send(true); }")  # re-read the drawing
         demo.load(curves_tab.curve_figures, overlay, curve_plots, **PRIVATE)
-        demo.load(train_tab.from_url, None, [*fill, tabs, form.estimate], show_progress="hidden", **PRIVATE)
+        url_outputs = [*fill, tabs, form.estimate]
+        demo.load(train_tab.from_url, form.token, url_outputs, js=TOKEN_JS, show_progress="hidden", **PRIVATE)
     return demo
 
 

@@ -37,7 +37,11 @@ def native_bf16(device: torch.device) -> bool:
     return False
 
 
+def uses_bf16(precision: str, device: torch.device) -> bool:
+    """Whether training steps compute in bf16: when asked for, or for 'auto' where it is native."""
+    return precision == "bf16" or (precision == "auto" and native_bf16(device))
+
+
 def precision_autocast(precision: str, device: torch.device) -> torch.autocast:
-    """The autocast context of a training step: bf16 when asked for, or for 'auto' where it is native."""
-    bf16 = precision == "bf16" or (precision == "auto" and native_bf16(device))
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+    """The autocast context of a training step (bf16 or fp32, see uses_bf16)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=uses_bf16(precision, device))

@@ -202,6 +202,10 @@ def test_a_laptop_sees_the_basic_fields_start_and_estimate_without_scrolling(ope
 def test_the_train_tab_on_a_phone(open_page):
     page = open_page("?preset=mlp_classic&epochs=3", viewport={"width": 390, "height": 844}, is_mobile=True)
     train_tab_is_open(page)
+    # The link fills the form one widget at a time, each change asking about a half-filled form; the
+    # probed estimate that stays is the finished form's (3 epochs of 430 steps), not a half-filled one's.
+    expect(page.locator("#estimate")).to_contain_text("a probe of mlp at batch 128", timeout=WAIT)
+    expect(page.locator("#estimate")).to_contain_text("1,290 steps (430 per epoch)")
     expect(page.locator("#start")).to_be_visible()
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 390, width  # nothing sticks out sideways

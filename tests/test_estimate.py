@@ -53,6 +53,16 @@ def test_runs_on_another_device_or_with_augmentation_do_not_count():
     assert "time unknown" in e.text()
 
 
+def test_runs_in_another_precision_do_not_count():
+    """bf16 steps run about twice as fast as fp32 where the CPU has it: a bf16 run's speed says
+    nothing of an fp32 one (on a CPU without bf16, 'auto' is fp32 and shares its speed)."""
+    native = est.uses_bf16("auto", est.torch.device("cpu"))
+    runs = [Run(1.0, precision="fp32")]
+    assert estimate(TrainConfig(precision="fp32"), runs, probe=False).source == "runs"
+    assert estimate(TrainConfig(precision="bf16"), runs, probe=False).source == "none"
+    assert estimate(TrainConfig(precision="auto"), runs, probe=False).source == ("none" if native else "runs")
+
+
 def test_without_a_probe_the_nearest_batch_size_of_the_same_network_is_used():
     runs = [Run(10.0, batch_size=64), Run(20.0, batch_size=1024)]
     e = estimate(TrainConfig(batch_size=128), runs, probe=False)

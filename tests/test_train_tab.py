@@ -86,21 +86,21 @@ def test_a_url_without_training_settings_changes_nothing(lab, query):
 
 def test_a_changed_form_notes_the_changes_and_gives_the_query_and_estimate(lab):
     values = {**preset_values("mlp_classic"), "lr": 0.1, "epochs": 3}
-    note, estimate, query = first(lab.train.form_changed("mlp_classic", *values.values()))
+    note, estimate, query = first(lab.train.form_changed(None, "mlp_classic", *values.values()))
     assert note.startswith("**Modified** (lr, epochs)") and PRESETS["mlp_classic"].description in note
     assert query == "preset=mlp_classic&lr=0.1&epochs=3"
     assert "1,290 steps (430 per epoch)" in estimate  # 55,000 images / 128 per step, 3 epochs
-    note, _, query = first(lab.train.form_changed("mlp_classic", *preset_values("mlp_classic").values()))
+    note, _, query = first(lab.train.form_changed(None, "mlp_classic", *preset_values("mlp_classic").values()))
     assert note == PRESETS["mlp_classic"].description and query == "preset=mlp_classic"
 
 
 def test_an_invalid_form_says_why_and_leaves_the_address_alone(lab):
     values = {**TrainConfig().to_dict(), "batch_size": 4096, "train_size": 1000}
-    note, estimate, query = first(lab.train.form_changed("cnn_fast", *values.values()))
+    note, estimate, query = first(lab.train.form_changed(None, "cnn_fast", *values.values()))
     assert note == gr.skip() and query == gr.skip()
     assert "Not valid yet" in estimate and "batch_size: 4096 is larger than the training set" in estimate
     empty = {**TrainConfig().to_dict(), "lr": None}  # a cleared Number
-    assert "lr" in first(lab.train.form_changed("cnn_fast", *empty.values()))[1]
+    assert "lr" in first(lab.train.form_changed(None, "cnn_fast", *empty.values()))[1]
 
 
 @pytest.mark.parametrize(
@@ -150,19 +150,35 @@ def test_the_estimate_uses_earlier_runs_else_probes_but_never_while_a_run_trains
     history = {"steps": [], "epochs": [{"epoch": 1, "train_loss": 1.0, "seconds": 2.0}]}  # 2,000 images in 2 s
     save_checkpoint(lab.folder / "timed.pt", build_model(cfg), cfg, history, FINISHED, device="cpu")
     values = cfg.to_dict().values()
-    _, estimate, _ = first(lab.train.form_changed("cnn_fast", *values))
+    _, estimate, _ = first(lab.train.form_changed(None, "cnn_fast", *values))
     assert "measured in 1 earlier run" in estimate and "about 2 s" in estimate
     assert lab.train.probe_estimate("cnn_fast", *values) == gr.skip()  # a run answered: no probe
 
-    assert len(list(lab.train.form_changed("cnn_fast", *values))) == 1  # ...and no second answer
+    assert len(list(lab.train.form_changed(None, "cnn_fast", *values))) == 1  # ...and no second answer
 
     other = {**cfg.to_dict(), "hidden_sizes": "32"}.values()  # no run of this network yet
-    instant, probed = lab.train.form_changed("cnn_fast", *other)
+    instant, probed = lab.train.form_changed(None, "cnn_fast", *other)
     assert "time unknown" in instant[1] and "hidden_sizes=32" in instant[2]  # the instant answer comes first
     assert "a probe of mlp at batch 64" in probed[1] and probed[0] == probed[2] == gr.skip()
     monkeypatch.setattr(lab.ctx.jobs, "busy", lambda: True)
-    answers = list(lab.train.form_changed("cnn_fast", *{**cfg.to_dict(), "hidden_sizes": "16"}.values()))
+    answers = list(lab.train.form_changed(None, "cnn_fast", *{**cfg.to_dict(), "hidden_sizes": "16"}.values()))
     assert len(answers) == 1 and "no probe while a run is training" in answers[0][1]
+
+
+def test_an_answer_about_an_older_form_never_lands_after_a_newer_one(lab):
+    """A link or preset fills the form one widget at a time, each change sending the half-filled form:
+    the probe of an older request must not overwrite the answer about the finished form."""
+    half_filled = {**TrainConfig(**TINY).to_dict(), "hidden_sizes": "24"}  # no run of either: both probe
+    finished = {**half_filled, "epochs": 3}
+    older = lab.train.form_changed("page:1", "cnn_fast", *half_filled.values())
+    assert "time unknown" in next(older)[1]  # its instant answer went out...
+    newer = list(lab.train.form_changed("page:2", "cnn_fast", *finished.values()))
+    assert [a[1].count("steps") for a in newer] == [1, 1] and "a probe of mlp" in newer[1][1]
+    assert list(older) == []  # ...its probe, now stale, is dropped
+    other_page = list(lab.train.form_changed("other:1", "cnn_fast", *half_filled.values()))
+    assert len(other_page) == 2  # another visitor's page is not held back by this one
+    late = list(lab.train.form_changed("page:1", "cnn_fast", *half_filled.values()))
+    assert late == []  # a request that arrives after a newer one of its page is not answered at all
 
 
 def test_the_form_groups_fields_and_shows_the_basic_ones_first(lab):

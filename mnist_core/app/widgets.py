@@ -17,6 +17,7 @@ import gradio as gr
 from ..config import applicable, basic_fields, describe_range, field_groups, field_type, fields
 from ..presets import DEFAULT_PRESET, PRESETS
 from .jobs import Caps
+from .latest import TOKEN_JS
 
 # Runs in the browser after each form change: puts the form's query (from mnist_core.query) into the
 # address bar so it can be copied, keeping Gradio's own `__` parameters (e.g. __theme).
@@ -116,6 +117,8 @@ class TrainForm:
         self.estimate = gr.Markdown(elem_id="estimate")
         # The query of the current form, for the address bar (rendered hidden, so its value is on the page).
         self.query = gr.Textbox(visible="hidden", elem_id="train-query", label="query")
+        # Filled in the browser for each form request (latest.TOKEN_JS), so that stale answers are dropped.
+        self.token = gr.Textbox(visible=False, label="form token")
 
     def build_more(self) -> None:
         """One closed accordion per group with the remaining fields, three to a row."""
@@ -140,7 +143,7 @@ class TrainForm:
         """Wire the form to the Train tab's handlers (`tab`: a tabs.train.TrainTab): a chosen preset fills
         every widget; a change of a controlling field shows or hides the fields that depend on it; any
         change updates the preset note, the instant estimate and the address bar, then probes the speed
-        when no earlier run gives it (TrainTab.form_changed)."""
+        when no earlier run gives it (TrainTab.form_changed), each request numbered in the browser."""
         quiet = dict(api_visibility="private", show_progress="hidden")
         self.preset.input(tab.apply_preset, self.preset, self.fill_outputs, **quiet)
         controllers = [self.widgets[n] for n in CONTROLLERS]
@@ -150,7 +153,8 @@ class TrainForm:
         outputs = [self.preset_note, self.estimate, self.query]
         # Several visitors' forms may be answered at once: these handlers only read (a probe takes a lock).
         many = dict(trigger_mode="always_last", concurrency_limit=None, concurrency_id="train-form")
-        gr.on([w.change for w in inputs], tab.form_changed, inputs, outputs, **many, **quiet)
+        triggers = [w.change for w in inputs]
+        gr.on(triggers, tab.form_changed, [self.token, *inputs], outputs, js=TOKEN_JS, **many, **quiet)
         self.query.change(None, self.query, js=REPLACE_URL_JS)
 
     @property

@@ -14,6 +14,7 @@ from ...presets import DEFAULT_PRESET, PRESETS, get_preset
 from ...query import PRESET_KEY, closest_preset, encode_query, parse_query, query_string
 from ..context import AppContext, user_error
 from ..jobs import JobError, JobState
+from ..latest import LatestAnswers
 from ..registry import DEFAULT_NAME, UnknownRunError
 from ..widgets import CONTROLLERS, DEPENDENTS, NAMES, scaled_fields, to_scale
 
@@ -42,6 +43,7 @@ class TrainTab:
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
+        self.latest = LatestAnswers()  # per page, the newest form request: older answers are dropped
 
     def fill(self, values: Mapping[str, Any], preset: str | None, note: str = "") -> list:
         """Outputs for TrainForm.fill_outputs: the preset, every field, the scale sliders, the URL note.
@@ -80,15 +82,17 @@ class TrainTab:
         cfg, _ = self._config(tuple(filled[1 : 1 + len(NAMES)]))
         return [*filled, gr.Tabs(selected="train"), self._estimate(cfg or TrainConfig(), probe=False)]
 
-    def from_url(self, request: gr.Request) -> Iterator[list]:
+    def from_url(self, token: str | None, request: gr.Request) -> Iterator[list]:
         """`demo.load`: the page's own URL (e.g. /?preset=mlp_classic&epochs=3) fills the form. When
-        it names no setting, the defaults' estimate is probed next (a filled form's changes probe)."""
+        it names no setting, the defaults' estimate is probed next (a filled form's changes probe),
+        unless the form has changed meanwhile (`token`: see form_changed)."""
+        self.latest.begin(token)
         query = dict(request.query_params) if request is not None else {}
         outputs = self.from_query(query)
         yield outputs
         if not training_query(query):
             probed = self.probe_estimate(None, *TrainConfig().to_dict().values())
-            if probed != gr.skip():
+            if probed != gr.skip() and self.latest.current(token):
                 yield [*(gr.skip() for _ in outputs[:-1]), probed]
 
     def load_run(self, name: str | None) -> list:
@@ -105,13 +109,17 @@ class TrainTab:
         values = dict(zip(CONTROLLERS, controllers))
         return [gr.update(visible=applicable(values, name)) for name in DEPENDENTS]
 
-    def form_changed(self, preset: str | None, *values: Any) -> Iterator[list]:
+    def form_changed(self, token: str | None, preset: str | None, *values: Any) -> Iterator[list]:
         """While the widgets change: first, at once, the preset's note (with what differs from it),
         the estimate without a probe and the query for the address bar; then, if no earlier run gave
-        the speed, the probed estimate. One generator, so a probe of an older form (the app runs only
-        the latest change after the current one) can never overwrite the estimate of a newer one."""
+        the speed, the probed estimate. A filled form sends one request per widget, most of them about
+        half-filled forms, answered concurrently: `token` (page and request number, counted in the
+        browser) lets each answer through only while no newer request of that page has come in."""
+        self.latest.begin(token)
         cfg, problem = self._config(values)
         name = preset if preset in PRESETS else DEFAULT_PRESET
+        if not self.latest.current(token):
+            return
         if cfg is None:
             yield [gr.skip(), f"**Not valid yet:** {problem}", gr.skip()]
             return
@@ -121,7 +129,7 @@ class TrainTab:
             note = f"**Modified** ({', '.join(changed)}) from: {note}"
         yield [note, self._estimate(cfg, probe=False), query_string(cfg, name)]
         probed = self.probe_estimate(preset, *values)
-        if probed != gr.skip():
+        if probed != gr.skip() and self.latest.current(token):
             yield [gr.skip(), probed, gr.skip()]
 
     def probe_estimate(self, preset: str | None, *values: Any) -> str:
