@@ -4,8 +4,10 @@
 loop stays ours: each trial trains with `train()`, reports validation accuracy at a few points inside
 every epoch and at its end (so pruning works even for one-epoch trials), and a pruned trial, a Stop
 or the time cap ends its run at the next step through train()'s `stop` Event. Several processes
-or machines pointing at the same storage URL and study name share one study. Progress goes to a
-callback as SweepEvents, for the CLI's lines and, later, the app's Sweep tab.
+or machines pointing at the same storage URL and study name share one study. A running trial writes
+Optuna's heartbeat, so when a worker dies (killed, machine lost) the next trial any worker starts
+marks its trial failed instead of leaving it running forever. Progress goes to a callback as
+SweepEvents, for the CLI's lines and the app's Sweep tab.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +35,8 @@ from .train import TrainEvent, train
 VAL_POINTS = 3
 STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 CHECKPOINT_KEY = "sweep"  # checkpoint payload key: {"study": name, "trial": number}
+# A running trial records a heartbeat this often (s); one silent for twice as long is a dead worker's.
+HEARTBEAT_SECONDS = 10
 
 
 class SweepError(RuntimeError):
@@ -51,6 +56,7 @@ class SweepSpec:
     sampler_seed: int | None = None  # reproducible sampling; leave None when several workers share a study
     val_points: int = VAL_POINTS
     prune: bool = True
+    heartbeat_seconds: int = HEARTBEAT_SECONDS  # see HEARTBEAT_SECONDS
 
 
 @dataclass
@@ -115,8 +121,9 @@ def with_driver(url: str) -> str:
     return url
 
 
-def open_storage(url: str | None = None) -> optuna.storages.RDBStorage:
-    """Connect to (and if new, initialise) an Optuna RDB storage; SweepError with a clear reason if not."""
+def open_storage(url: str | None = None, heartbeat_seconds: int | None = None) -> optuna.storages.RDBStorage:
+    """Connect to (and if new, initialise) an Optuna RDB storage; SweepError with a clear reason if not.
+    With `heartbeat_seconds`, trials record heartbeats and stale ones can be failed (see _Heartbeat)."""
     if url is None:
         checkpoint_dir().mkdir(parents=True, exist_ok=True)
         url = default_storage()
@@ -130,7 +137,11 @@ def open_storage(url: str | None = None) -> optuna.storages.RDBStorage:
         engine_kwargs["connect_args"] = {"timeout": 60}
     for attempt in range(3):
         try:
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+            with warnings.catch_warnings():  # heartbeat_interval is marked experimental (since Optuna 2.9)
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_seconds
+                )
         except (IntegrityError, ProgrammingError):
             if attempt == 2:  # another worker was creating the tables at the same moment: try again
                 raise
@@ -196,7 +207,7 @@ def run_sweep(
     space = build_space(spec.vary, spec.fixed)
     if spec.trials < 1:
         raise SweepError(f"trials: {spec.trials} is not a positive number")
-    storage = open_storage(spec.storage)
+    storage = open_storage(spec.storage, spec.heartbeat_seconds)
     sampler = optuna.samplers.TPESampler(seed=spec.sampler_seed)
     pruner = (
         optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1) if spec.prune else optuna.pruners.NopPruner()
@@ -216,7 +227,7 @@ def run_sweep(
             stopped = "time cap"
             break
         try:
-            state, reason = _run_trial(study, space, spec, data, emit, stop, deadline)
+            state, reason = _run_trial(study, storage, space, spec, data, emit, stop, deadline)
         except _StorageLost as lost:
             error = lost.message
             ran["failed"] += 1
@@ -248,13 +259,62 @@ def _storage_errors() -> tuple[type[BaseException], ...]:
     return (StorageInternalError, SQLAlchemyError)
 
 
-def _run_trial(study, space: SearchSpace, spec: SweepSpec, data, emit, stop, deadline) -> tuple[str, str]:
+class _Heartbeat:
+    """Records a trial's heartbeat from a thread while it trains. Optuna runs its own heartbeat thread
+    only inside Study.optimize, and our loop is ask-and-tell; `fail_stale_trials` (before each ask)
+    then fails the trials of workers that died. A database that stops answering is left to the
+    training loop's reports to notice."""
+
+    def __init__(self, storage: optuna.storages.RDBStorage, study: str, number: int) -> None:
+        self.storage, self.study, self.number = storage, study, number
+        self.interval = storage.get_heartbeat_interval()
+        self.done = threading.Event()
+
+    def __enter__(self) -> _Heartbeat:
+        if self.interval:
+            try:
+                study_id = self.storage.get_study_id_from_name(self.study)
+                self.trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, self.number)
+                self.storage.record_heartbeat(self.trial_id)
+            except _storage_errors():
+                return self  # the trial's first report will find the database gone
+            threading.Thread(target=self._beat, name=f"heartbeat-{self.number}", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+
+    def _beat(self) -> None:
+        while not self.done.wait(self.interval):
+            try:
+                self.storage.record_heartbeat(self.trial_id)
+            except _storage_errors():
+                pass
+
+
+def _fail_stale_trials(study: optuna.Study) -> None:
+    """Mark failed the running trials whose worker stopped beating (Optuna's own check)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def _run_trial(study, storage, space: SearchSpace, spec: SweepSpec, data, emit, stop, deadline) -> tuple[str, str]:
     """One trial, start to tell. Returns (state name, reason); raises _StorageLost if the database went away."""
-    lost = _storage_errors()
     try:
-        trial = study.ask(space.distributions)
-    except lost as exc:
+        _fail_stale_trials(study)
+        with warnings.catch_warnings():  # "heartbeat is supposed to be used with Study.optimize": see _Heartbeat
+            warnings.simplefilter("ignore", UserWarning)
+            trial = study.ask(space.distributions)
+    except _storage_errors() as exc:
         raise _StorageLost(f"the sweep's database stopped answering: {_first_line(exc)}") from None
+    with _Heartbeat(storage, study.study_name, trial.number):
+        return _train_trial(study, trial, space, spec, data, emit, stop, deadline)
+
+
+def _train_trial(study, trial, space: SearchSpace, spec: SweepSpec, data, emit, stop, deadline) -> tuple[str, str]:
+    """Train an asked trial, report to the pruner and tell its end (see _run_trial)."""
+    lost = _storage_errors()
     number, params = trial.number, dict(trial.params)
     emit(SweepEvent("trial_start", number, params))
     try:
@@ -340,6 +400,8 @@ def _finish(study, trial, emit, params, state: TrialState, value, message: str) 
 
 def _standing(study, storage, ran, seconds, stopped, error) -> SweepResult:
     try:
+        if not error:
+            _fail_stale_trials(study)  # a dead worker's trial counts as failed, not running
         trials = study.get_trials(deepcopy=False)
     except _storage_errors():
         trials = []

@@ -231,6 +231,46 @@ def test_database_stopped_mid_sweep_ends_it_with_a_message_and_keeps_checkpoints
     assert [t.state for t in trials][:1] == [TrialState.COMPLETE] and len(trials) == 2  # no trial after the outage
 
 
+# A worker that trains a long trial and says so at its first step (then is killed by the test).
+DYING_WORKER = """
+import sys
+from mnist_core.sweep import SweepSpec, run_sweep
+from tests.support.fixtures import TINY
+
+def on_event(event):
+    if event.kind == "step":
+        print("training", event.trial, flush=True)
+
+spec = SweepSpec("crash", trials=1, storage=sys.argv[1], vary="lr", fixed={**TINY, "epochs": 100}, heartbeat_seconds=1)
+run_sweep(spec, callback=on_event)
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_workers_trial_is_marked_failed_by_the_next_worker(postgres, mnist, ckpt_dir):
+    env = {**os.environ, "MNIST_CHECKPOINT_DIR": str(ckpt_dir)}
+    dying = subprocess.Popen(
+        [sys.executable, "-c", DYING_WORKER, postgres.url], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert dying.stdout.readline().split() == ["training", "0"]
+    finally:
+        dying.kill()  # as a machine lost mid-trial: no chance to tell the study anything
+        dying.wait()
+    assert [t.state for t in open_study("crash", postgres.url).trials] == [TrialState.RUNNING]
+
+    # Other workers go on; once its heartbeat is older than the grace period (2 beats, 2 s), the
+    # next trial any of them starts marks it failed. Each round is a real one-trial sweep.
+    spec = SweepSpec("crash", trials=1, storage=postgres.url, vary="lr", fixed=TINY, heartbeat_seconds=1)
+    for _ in range(30):
+        result = run_sweep(spec, mnist)
+        if open_study("crash", postgres.url).trials[0].state != TrialState.RUNNING:
+            break
+    trials = open_study("crash", postgres.url).trials
+    assert trials[0].state == TrialState.FAIL and result.running == 0 and result.failed == 1
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials[1:])  # live ones were left alone
+
+
 def test_sweep_figures_and_table_for_the_tab(ckpt_dir):
     from mnist_core.app.sweep_charts import sweep_figures, trials_table
 
