@@ -6,6 +6,7 @@ sharing one study on a private PostgreSQL server (SQLite if PostgreSQL is not in
 one JSON object per variant plus a markdown table. Checkpoints go to a temporary folder.
 
     python benchmarks/sweep_bench.py --trials 30 --fix model=cnn,train_size=10000
+    python benchmarks/sweep_bench.py --trials 30 --skip-baseline --workers 2 --no-split-threads
 """
 
 from __future__ import annotations
@@ -36,8 +37,13 @@ def baseline(fixed: str) -> dict:
     return {"val_acc": result.history["epochs"][-1]["val_acc"], "seconds": round(time.perf_counter() - started, 1)}
 
 
-def sweep(url: str, study: str, workers: int, trials: int, fixed: str, env: dict) -> dict:
-    """Run `workers` processes of `trials // workers` trials each on one study; wall time until all end."""
+def sweep(url: str, study: str, workers: int, trials: int, fixed: str, env: dict, split: bool) -> dict:
+    """Run `workers` processes of `trials // workers` trials each on one study; wall time until all end.
+    `split`: each worker gets cores // workers torch threads (OMP_NUM_THREADS), as one would run several
+    workers on one machine; otherwise each takes torch's default (all cores) and they oversubscribe."""
+    threads = max(1, (os.cpu_count() or 1) // workers) if split else None
+    if threads:
+        env = {**env, "OMP_NUM_THREADS": str(threads)}
     cmd = [sys.executable, "-m", "mnist_core", "sweep", "--study", study, "--storage", url, "--fix", fixed, "--json"]
     started = time.perf_counter()
     procs = [
@@ -54,6 +60,7 @@ def sweep(url: str, study: str, workers: int, trials: int, fixed: str, env: dict
     last = max(outs, key=lambda o: o["complete"] + o["pruned"] + o["failed"])  # the later reader sees all trials
     return {
         "workers": workers,
+        "threads_each": threads or "default",
         "wall_seconds": round(seconds, 1),
         "load_avg": round(os.getloadavg()[0], 1),  # the machine's 1-minute load at the end: others' work shows here
         **{k: last[k] for k in ("complete", "pruned", "failed", "best_value", "best_params")},
@@ -66,6 +73,9 @@ def main() -> None:
     parser.add_argument("--fix", default="model=cnn,train_size=10000")
     parser.add_argument("--workers", default="1,2", help="worker counts to compare, in this order")
     parser.add_argument("--skip-baseline", action="store_true", help="do not train the defaults first")
+    parser.add_argument(
+        "--no-split-threads", action="store_true", help="leave each worker torch's default thread count (all cores)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="sweep-bench-") as tmp:
@@ -78,8 +88,9 @@ def main() -> None:
         try:
             url = server.url if server else f"sqlite:///{tmp}/sweeps.db"
             for workers in (int(w) for w in args.workers.split(",")):
-                row = sweep(url, f"bench-{workers}w", workers, args.trials, args.fix, env)
-                rows.append({"variant": f"sweep, {workers} worker(s)", **row})
+                split = not args.no_split_threads
+                row = sweep(url, f"bench-{workers}w", workers, args.trials, args.fix, env, split)
+                rows.append({"variant": f"sweep, {workers} worker(s) x {row['threads_each']} thread(s)", **row})
                 print(json.dumps(rows[-1]), flush=True)
         finally:
             if server:
