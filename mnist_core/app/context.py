@@ -37,6 +37,7 @@ class AppContext:
             self.jobs.warm_up()
             self.registry.predictor(None)
             self.data()
+            import captum.attr  # noqa: F401 - the Inside tab's first explanation would wait ~0.4 s for it
         except Exception as exc:  # noqa: BLE001 - warm-up is best effort; the handlers report real errors
             log.warning("warm-up skipped: %s", exc)
 
