@@ -116,6 +116,23 @@ def make_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer, steps_per
     return build(cfg, optimizer, cfg.epochs * steps_per_epoch), per_batch
 
 
+def warm_up(cfg: TrainConfig | None = None) -> None:
+    """One training step of `cfg`'s model (default: the default recipe) on a blank batch, leaving the
+    random state as it was. A process that will train soon calls it while idle: the first optimizer
+    a process creates imports torch._dynamo (about 1.3 s here), and the first steps set up the
+    compute kernels, so the first run's first curve point would otherwise come seconds late."""
+    cfg = cfg or TrainConfig()
+    device = resolve_device(cfg.device)
+    with torch.random.fork_rng(devices=[]):
+        model = build_model(cfg).to(device).train()
+        optimizer = make_optimizer(cfg, model.parameters())
+        x = torch.zeros(cfg.batch_size, 1, 28, 28, device=device)
+        with precision_autocast(cfg.precision, device):
+            logits = model(x)
+        F.cross_entropy(logits.float(), torch.zeros(cfg.batch_size, dtype=torch.long, device=device)).backward()
+        optimizer.step()
+
+
 def new_history() -> dict:
     return {"steps": [], "epochs": []}
 

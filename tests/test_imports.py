@@ -33,3 +33,22 @@ def test_library_modules_import_no_web_stack():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+# The training process's warm-up, in a fresh interpreter: what a first run would otherwise wait for.
+WARM_AND_CHECK = """
+import json, sys, torch
+from mnist_core.train import warm_up
+before = torch.random.get_rng_state()
+lazy_before = "torch._dynamo" in sys.modules
+warm_up()
+print(json.dumps({"lazy_before": lazy_before, "lazy_after": "torch._dynamo" in sys.modules,
+                  "rng_kept": bool(torch.equal(before, torch.random.get_rng_state()))}))
+"""
+
+
+def test_warm_up_does_the_lazy_set_up_of_a_first_run_and_keeps_the_random_state():
+    result = subprocess.run([sys.executable, "-c", WARM_AND_CHECK], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report == {"lazy_before": False, "lazy_after": True, "rng_kept": True}

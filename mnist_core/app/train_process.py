@@ -150,7 +150,7 @@ class TrainingProcess:
 def serve(conn: Connection) -> None:
     """The child's loop: take jobs from the parent, train, report; exit when the parent goes away."""
     from ..data import load_mnist_cached
-    from ..train import train
+    from ..train import train, warm_up
 
     jobs: queue.Queue = queue.Queue()
     current_stop = threading.Event()
@@ -170,8 +170,9 @@ def serve(conn: Connection) -> None:
             jobs.put(None)
 
     threading.Thread(target=read, name="parent-reader", daemon=True).start()
-    try:
-        load_mnist_cached()  # warm: the first run should not wait for it (a failure shows in that run)
+    try:  # warm: the first run should not wait for the data or for lazy set-up (a failure shows in that run)
+        load_mnist_cached()
+        warm_up()
     except Exception:  # noqa: BLE001
         pass
     while (job := jobs.get()) is not None:
