@@ -18,6 +18,7 @@ sys.path.insert(0, str(REPO))
 from gradio_client import Client  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
+from tests.support.inside_page import ask_until_the_map_shows  # noqa: E402
 from tests.support.server import CHROMIUM, CHROMIUM_ARGS, AppServer  # noqa: E402
 from tests.support.strokes import ONE, SEVEN, mouse_stroke, wait_until_drawable  # noqa: E402
 
@@ -54,13 +55,7 @@ def main() -> None:
         shoot(page, "draw")
 
         page.get_by_role("tab", name="Inside").click()
-        for _ in range(20):  # the test-set map is built in the background the first time: ask again until shown
-            page.locator("#inside-random").click()
-            try:
-                expect(page.locator("#inside-map .js-plotly-plot")).to_be_visible(timeout=20_000)
-                break
-            except AssertionError:
-                continue
+        ask_until_the_map_shows(page)  # the test-set map is built in the background the first time
         expect(page.locator("#inside-near img").first).to_be_visible(timeout=300_000)
         shoot(page, "inside")
 

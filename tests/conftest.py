@@ -53,3 +53,16 @@ def lab(tmp_path: Path, monkeypatch, mnist, default_checkpoint) -> Lab:
 @pytest.fixture
 def tiny_root(tmp_path: Path) -> Path:
     return write_idx(tmp_path / "data")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium through Playwright, one per test module (browser test modules import
+    tests.support.browser first, which skips them, with the reason, where it cannot run)."""
+    from tests.support.browser import sync_api
+    from tests.support.server import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

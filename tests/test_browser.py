@@ -24,8 +24,9 @@ from PIL import Image, ImageDraw
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 from tests.support import strokes as pen  # noqa: E402
-from tests.support.browser import expect, sync_api  # noqa: E402 - skips the module without chromium
-from tests.support.server import CHROMIUM, CHROMIUM_ARGS, AppServer  # noqa: E402
+from tests.support.browser import expect  # noqa: E402 - skips the module without chromium
+from tests.support.inside_page import ask_until_the_map_shows  # noqa: E402
+from tests.support.server import AppServer  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "artifacts"
@@ -50,14 +51,6 @@ def server(tmp_path_factory):
         ARTIFACTS.mkdir(exist_ok=True)
         (ARTIFACTS / "app-server.log").write_text(app.output())
         (ARTIFACTS / "timings.json").write_text(json.dumps(TIMINGS, indent=2))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -281,13 +274,6 @@ def test_inside_explains_a_digit_with_every_picture(page):
     expect(page.locator("#inside-info")).to_contain_text("Integrated Gradients", timeout=60_000)
     for picture in ("#inside-attr img", "#inside-layers img", "#inside-filters img"):
         expect(page.locator(picture)).to_be_visible(timeout=60_000)
-    for _ in range(30):  # built once per checkpoint in the background; each explanation asks again
-        page.locator("#inside-random").click()
-        try:
-            expect(page.locator("#inside-map .js-plotly-plot")).to_be_visible(timeout=20_000)
-            break
-        except AssertionError:
-            continue
-    expect(page.locator("#inside-map .js-plotly-plot")).to_be_visible()
+    ask_until_the_map_shows(page)
     expect(page.locator("#inside-near img")).to_have_count(8, timeout=60_000)
     expect(page.locator("#inside-info")).to_contain_text("nearest training digits")

@@ -15,9 +15,9 @@ import pytest
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 from mnist_core.config import TrainConfig  # noqa: E402
-from tests.support.browser import expect, sync_api  # noqa: E402 - skips the module without chromium
+from tests.support.browser import expect  # noqa: E402 - skips the module without chromium
 from tests.support.fixtures import fake_checkpoint  # noqa: E402
-from tests.support.server import CHROMIUM, CHROMIUM_ARGS, AppServer  # noqa: E402
+from tests.support.server import AppServer  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS, SCREENSHOTS = REPO / "artifacts", REPO / "docs" / "screenshots"
@@ -36,14 +36,6 @@ def server(tmp_path_factory):
     finally:
         app.stop()
         assert not app.tracebacks(), app.output()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
