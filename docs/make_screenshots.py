@@ -1,9 +1,10 @@
 """Regenerate docs/screenshots/ from a clean page showing real runs (not part of the tests).
 
 Starts `python app.py` with an empty checkpoint folder, trains through the API a full-data 2-epoch
-MLP and the default CNN, then opens every tab in Debian's chromium and saves a screenshot of each:
+MLP and the default CNN, runs a 20-trial sweep of the CNN on 10,000 images, then opens every tab in
+Debian's chromium and saves a screenshot of each:
 
-    python docs/make_screenshots.py            # about 5 minutes on 2 CPU cores
+    python docs/make_screenshots.py            # about 6 minutes on 2 CPU cores
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tests.support.strokes import ONE, SEVEN, mouse_stroke, wait_until_drawable 
 
 OUT = REPO / "docs" / "screenshots"
 RUNS = ({"model": "mlp", "hidden_sizes": "256,128", "epochs": 2}, {})  # the MLP, then the defaults
+SWEEP = {"vary": None, "fixed": "model=cnn,train_size=10000", "trials": 20, "study": "cnn10k"}  # default fields
 
 
 def train(client: Client, values: dict) -> str:
@@ -33,6 +35,14 @@ def train(client: Client, values: dict) -> str:
         time.sleep(1)
     assert status["status"] == "done", status
     return status["run"]
+
+
+def sweep(client: Client) -> None:
+    """Run SWEEP through the `sweep` API and wait for it to finish."""
+    client.predict(**SWEEP, api_name="/sweep")
+    while (status := client.predict(api_name="/sweep_status"))["status"] in ("starting", "running", "stopping"):
+        time.sleep(1)
+    assert status["status"] == "done", status
 
 
 def shoot(page, name: str) -> None:
@@ -45,6 +55,7 @@ def main() -> None:
     with AppServer() as server, sync_playwright() as p:
         client = Client(server.url, verbose=False)
         names = [train(client, values) for values in RUNS]
+        sweep(client)
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(server.url)
@@ -75,6 +86,10 @@ def main() -> None:
         page.get_by_role("tab", name="Data").click()
         expect(page.get_by_text("#0: label 5")).to_be_visible(timeout=60_000)
         shoot(page, "data")
+
+        page.get_by_role("tab", name="Sweep").click()
+        expect(page.locator("#sweep-importance .js-plotly-plot")).to_be_visible(timeout=60_000)
+        shoot(page, "sweep")
 
         page.get_by_role("tab", name="Runs").click()
         expect(page.locator("#runs-table")).to_contain_text(names[-1], timeout=60_000)

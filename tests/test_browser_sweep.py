@@ -1,13 +1,11 @@
 """End to end: a tiny sweep started from the Sweep tab in headless chromium, its charts, table and best model.
 
-Saves docs/screenshots/sweep.png with UPDATE_SCREENSHOTS=1 (always artifacts/sweep.png).
+Saves artifacts/sweep.png (the docs' picture of a real sweep comes from docs/make_screenshots.py).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -47,9 +45,7 @@ def test_a_tiny_sweep_from_the_page_draws_its_charts_and_makes_the_best_active(t
             expect(page.locator("#sweep-note")).to_contain_text("Active model")
             artifacts = REPO / "artifacts"
             artifacts.mkdir(exist_ok=True)
-            page.screenshot(path=str(artifacts / "sweep.png"), full_page=True)
-            if os.environ.get("UPDATE_SCREENSHOTS") == "1":
-                shutil.copyfile(artifacts / "sweep.png", REPO / "docs" / "screenshots" / "sweep.png")
+            page.screenshot(path=str(artifacts / "sweep.png"), full_page=True)  # docs/: make_screenshots.py
             page.get_by_role("tab", name="Runs").click()
             expect(page.locator("#runs-table")).to_contain_text("browser #", timeout=30_000)
         finally:
