@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .explain import Explanation
+if TYPE_CHECKING:  # numpy and PIL only at run time: the app builds its Inside tab before torch loads
+    from .explain import Explanation
 
 # Ten distinguishable label colours (Tableau 10).
 LABEL_COLOURS = [

@@ -19,16 +19,18 @@ import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.exceptions import StorageInternalError
 from optuna.trial import TrialState
 
-from .checkpoint import CheckpointWriteError, checkpoint_dir
-from .data import MNISTTensors, load_mnist_cached
+from .checkpoint_paths import CheckpointWriteError, checkpoint_dir
 from .search_space import DEFAULT_VARY, SearchSpace, build_space
-from .train import TrainEvent, train
+
+if TYPE_CHECKING:  # imported when a sweep runs: the app builds its Sweep tab before torch is loaded
+    from .data import MNISTTensors
+    from .train import TrainEvent
 
 # Validation points inside each epoch that a trial reports to the pruner (plus one at the epoch's
 # end). Three (at 25/50/75%) let a one-epoch trial be pruned half-way at ~0.3 s of scoring each.
@@ -213,6 +215,8 @@ def run_sweep(
         optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1) if spec.prune else optuna.pruners.NopPruner()
     )
     study = open_study(spec.study, storage, sampler=sampler, pruner=pruner)
+    from .data import load_mnist_cached
+
     data = data or load_mnist_cached()
     emit = callback or (lambda event: None)
     started = time.monotonic()
@@ -314,6 +318,8 @@ def _run_trial(study, storage, space: SearchSpace, spec: SweepSpec, data, emit, 
 
 def _train_trial(study, trial, space: SearchSpace, spec: SweepSpec, data, emit, stop, deadline) -> tuple[str, str]:
     """Train an asked trial, report to the pruner and tell its end (see _run_trial)."""
+    from .train import train
+
     lost = _storage_errors()
     number, params = trial.number, dict(trial.params)
     emit(SweepEvent("trial_start", number, params))
