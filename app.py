@@ -22,7 +22,7 @@ from mnist_core.app.context import AppContext  # noqa: E402
 from mnist_core.app.gradio_compat import calm_queue  # noqa: E402
 from mnist_core.app.jobs import JobManager  # noqa: E402
 from mnist_core.app.latest import TOKEN_JS  # noqa: E402
-from mnist_core.app.registry import RunRegistry  # noqa: E402
+from mnist_core.app.registry import Listing, RunRegistry  # noqa: E402
 from mnist_core.app.tabs import curves, data, draw, evaluate, inside, runs, sweep, train  # noqa: E402
 from mnist_core.app.widgets import TrainForm  # noqa: E402
 
@@ -38,7 +38,7 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
     draw_tab, train_tab, curves_tab = draw.DrawTab(ctx), train.TrainTab(ctx), curves.CurvesTab(ctx)
     evaluate_tab, data_tab, runs_tab = evaluate.EvaluateTab(ctx), data.DataTab(ctx), runs.RunsTab(ctx)
     inside_tab = inside.InsideTab(ctx)
-    names = registry.names()
+    names = registry.names_on_disk()  # no checkpoint opened: the page is served before torch loads
     # delete_cache: drop the images a long-running server writes for each prediction after an hour.
     with gr.Blocks(title="MNIST Digit Lab", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(
@@ -145,7 +145,7 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
             with gr.Tab("Runs", id="runs") as runs_tab_ui:
                 gr.Markdown("Every trained model on this server. Click a row to make it the active model.")
                 table = gr.Dataframe(
-                    registry.dataframe(),
+                    Listing().dataframe(),  # empty: the page's first poll fills it (and the model picker)
                     interactive=False,
                     wrap=False,
                     label="Runs (click a column header to sort)",
@@ -193,7 +193,6 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     jobs, registry = JobManager(), RunRegistry()
     demo = configure_queue(build_demo(jobs, registry))
-    threading.Thread(target=AppContext(jobs, registry).warm_up, name="warm-up", daemon=True).start()
     demo.launch(
         server_name=args.host,
         server_port=args.port,
@@ -201,7 +200,11 @@ def main(argv: list[str] | None = None) -> None:
         ssr_mode=False,
         show_error=False,
         max_file_size=MAX_UPLOAD,
+        prevent_thread_lock=True,
     )
+    # Only now torch, the default model and MNIST: begun before, the warm-up's imports held up the first page.
+    threading.Thread(target=AppContext(jobs, registry).warm_up, name="warm-up", daemon=True).start()
+    demo.block_thread()
 
 
 if __name__ == "__main__":

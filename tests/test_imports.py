@@ -1,10 +1,13 @@
 """Import hygiene: a training command loads only what it needs (each heavy package costs it seconds)."""
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 HEAVY = ("torchvision", "gradio", "pandas", "plotly")
+REPO = Path(__file__).resolve().parent.parent
 
 # Runs a real training command in a fresh interpreter, then reports which heavy packages it loaded.
 TRAIN_AND_LIST = """
@@ -52,3 +55,25 @@ def test_warm_up_does_the_lazy_set_up_of_a_first_run_and_keeps_the_random_state(
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report == {"lazy_before": False, "lazy_after": True, "rng_kept": True}
+
+
+# The app's page, built as `python app.py` builds it, in a fresh interpreter.
+BUILD_THE_PAGE = """
+import json, sys
+import app
+from mnist_core.app.jobs import JobManager
+from mnist_core.app.registry import RunRegistry
+jobs = JobManager()
+app.configure_queue(app.build_demo(jobs, RunRegistry()))
+print(json.dumps({"torch": "torch" in sys.modules}))
+"""
+
+
+def test_the_page_is_built_without_importing_torch(tmp_path):
+    """torch (1.3-1.5 s) loads after the first page is served: in the warm-up, or at a handler's first call."""
+    env = {**os.environ, "MNIST_CHECKPOINT_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", BUILD_THE_PAGE], capture_output=True, text=True, timeout=300, cwd=REPO, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"torch": False}

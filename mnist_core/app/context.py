@@ -1,16 +1,23 @@
-"""What every tab's handlers share: the server's job manager and run registry, MNIST, and user errors."""
+"""What every tab's handlers share: the server's job manager and run registry, MNIST, and user errors.
+
+Nothing under mnist_core.app imports torch (or a module that does) at import time: the page is
+served first and torch loads in the warm-up behind it, or at a handler's first call, a second or
+more sooner (benchmarks/RESULTS.md, app start). tests/test_imports.py checks it.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import gradio as gr
-import torch
 
-from ..data import MNISTTensors, load_mnist_cached
 from .jobs import JobManager
 from .registry import RunRegistry
+
+if TYPE_CHECKING:
+    from ..data import MNISTTensors
 
 log = logging.getLogger("mnist_app")
 
@@ -24,6 +31,8 @@ class AppContext:
 
     def data(self) -> MNISTTensors:
         """MNIST tensors, loaded once on first use (not at start-up, so the page is served fast)."""
+        from ..data import load_mnist_cached
+
         return load_mnist_cached(log=log.info)
 
     def warm_up(self) -> None:
@@ -32,6 +41,8 @@ class AppContext:
         The server's own work (a drawing, an explanation) runs on one torch thread: training has its
         own process, and two intra-op threads fighting it for two cores made a 4-digit read 66-78 ms
         instead of 6-10 ms, an explanation 1.9 s instead of 87 ms (benchmarks/RESULTS.md)."""
+        import torch
+
         torch.set_num_threads(1)
         try:
             self.jobs.warm_up()

@@ -31,9 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import CheckpointWriteError, check_writable, checkpoint_dir, new_run_path
+from ..checkpoint_paths import CheckpointWriteError, check_writable, checkpoint_dir, new_run_path
 from ..config import TrainConfig
-from ..device import resolve_device
 from ..search_space import build_space
 from ..sweep import STUDY_NAME, SweepError, SweepResult, SweepSpec
 from .train_process import RunFailed, TrainingProcess, learning_probe
@@ -231,6 +230,8 @@ class JobManager:
         cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(dict(config))
         cfg.validate()
         self.caps.check(cfg)
+        from ..device import resolve_device
+
         resolve_device(cfg.device)  # fail now, not in the thread, if the device is absent
         try:  # fail now, not after a whole epoch, if the run could never be saved (read-only folder)
             check_writable(self._directory())

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, ImageOps
 
-from ..predict import Predictor
+if TYPE_CHECKING:
+    from ..predict import Predictor
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..checkpoint import BUNDLED_DEFAULT, CheckpointError, checkpoint_dir, read_checkpoint, remove_stale_temp_files
+from ..checkpoint_paths import BUNDLED_DEFAULT, CheckpointError, checkpoint_dir, remove_stale_temp_files
 from ..config import TrainConfig
 
 if TYPE_CHECKING:  # imported lazily at run time: listing runs needs neither
@@ -165,6 +165,22 @@ class RunRegistry:
     def listing(self) -> Listing:
         """Every readable checkpoint; unreadable ones go to `problems`, never raise."""
         out = Listing()
+        for name, path in self._candidates(out.problems):
+            info = self._info(name, path)
+            if isinstance(info, RunInfo):
+                out.runs.append(info)
+            else:
+                out.problems.append((path.name, info))
+        return out
+
+    def names_on_disk(self) -> list[str]:
+        """The listing's names from the file names alone, none opened (no torch needed): what the page
+        is built with, so that it is served before torch loads; its first poll replaces them with
+        `names()` (which leaves out files that cannot be read)."""
+        return [name for name, _ in self._candidates([])]
+
+    def _candidates(self, problems: list[tuple[str, str]]) -> list[tuple[str, Path]]:
+        """(name, path) of the bundled default, then every checkpoint file, newest first."""
         candidates: list[tuple[str, Path]] = []
         seen: set[Path] = set()
         if self._bundled is not None and self._bundled.is_file():
@@ -176,19 +192,13 @@ class RunRegistry:
         except OSError as exc:
             files = []
             # Named by its last part only: the problems reach web visitors, the server's paths must not.
-            out.problems.append((self.directory.name, f"cannot list the checkpoint folder ({exc.strerror or exc})"))
+            problems.append((self.directory.name, f"cannot list the checkpoint folder ({exc.strerror or exc})"))
         for path in files:
             if path.name.startswith(".") or not path.is_file() or path.resolve() in seen:
                 continue
             seen.add(path.resolve())
             candidates.append((path.stem, path))
-        for name, path in candidates:
-            info = self._info(name, path)
-            if isinstance(info, RunInfo):
-                out.runs.append(info)
-            else:
-                out.problems.append((path.name, info))
-        return out
+        return candidates
 
     def _info(self, name: str, path: Path) -> RunInfo | str:
         """Metadata of one file (cached), or the reason it cannot be read."""
@@ -199,6 +209,8 @@ class RunRegistry:
             cached = self._meta.get(key)
         if cached is not None:
             return cached
+        from ..checkpoint import read_checkpoint  # torch: loaded on the first listing, not at import
+
         try:
             payload = read_checkpoint(path)
             payload.pop("state_dict", None)

@@ -12,21 +12,22 @@ import binascii
 import io
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ...checkpoint import CheckpointError
-from ...data import sample_test
-from ...predict import Prediction
+from ...checkpoint_paths import CheckpointError
 from ...preprocess import ImageError
 from .. import charts
 from ..context import AppContext, log, user_error
 from ..images import png_file
 from ..reading import Reading, read
 from .draw_view import NO_DIGIT, marked_copy, result_html
+
+if TYPE_CHECKING:
+    from ...predict import Prediction
 
 HERE = Path(__file__).resolve().parent
 CSS = (HERE / "draw.css").read_text()
@@ -168,6 +169,8 @@ class DrawTab:
     def random_test_digit(self, model: str | None) -> str:
         """Read a random digit of the test set; the answer names its true label."""
         data = self.ctx.data()
+        from ...data import sample_test
+
         index = sample_test(data, 1)[0]
         label = int(data.test_labels[index])
         image = data.test_images[index].numpy()  # uint8, white on black

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ...checkpoint import CheckpointError
+from ...checkpoint_paths import CheckpointError
 from .. import charts
 from ..context import AppContext, user_error
 from ..images import png_file

@@ -11,23 +11,23 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 import numpy as np
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw
 
-from ...checkpoint import CheckpointError
-from ...data import sample_test
-from ...explain import METHOD, Explanation
+from ...checkpoint_paths import CheckpointError
 from ...inside_pictures import LABEL_COLOURS, activations_picture, attribution_picture, filters_picture
-from ...layers import first_layer_filters
-from ...predict import Predictor
 from ...preprocess import ImageError
 from ..context import AppContext, user_error
 from ..images import png_file
 from ..train_process import FILTERS_SHOWN
+
+if TYPE_CHECKING:  # torch: imported by the handlers, behind the first page
+    from ...explain import Explanation
+    from ...predict import Predictor
 
 log = logging.getLogger("mnist_app")
 PREDICTED = "the predicted digit"
@@ -132,7 +132,7 @@ class InsideTab:
                     TARGETS, value=PREDICTED, label="Why (not)...? Attribution for", elem_id="inside-target"
                 )
                 info = gr.Markdown(BLANK, elem_id="inside-info")
-                attr = gr.Image(label=f"{METHOD} over the 28x28 input", elem_id="inside-attr")
+                attr = gr.Image(label="Attribution over the 28x28 input (method named below)", elem_id="inside-attr")
                 filters = gr.Image(label="First-layer filters (red +, blue -)", elem_id="inside-filters")
             with gr.Column(scale=2):
                 digit_map = gr.Plot(label="Map of the test set", elem_id="inside-map")
@@ -218,6 +218,8 @@ class InsideTab:
             info += f" {agree:.0%} of the 8 nearest training digits are {e.digit}s."
         else:
             info += " The map of the test set and the nearest training digits are being computed (a minute or two the first time); explain again to see them."
+        from ...layers import first_layer_filters
+
         filters = first_layer_filters(predictor.model).numpy()[:FILTERS_SHOWN]
         return (
             info,
@@ -231,6 +233,8 @@ class InsideTab:
     def random_digit(self, target: str | int | None, model: str | None) -> tuple:
         """Explain a random test digit."""
         data = self.ctx.data()
+        from ...data import sample_test
+
         i = sample_test(data, 1)[0]
         out = self.explain(data.test_images[i].float().div(255).numpy(), target, model)
         label = int(data.test_labels[i])

@@ -9,7 +9,6 @@ from typing import Any
 import gradio as gr
 
 from ...config import TrainConfig, applicable
-from ...estimate import estimate
 from ...presets import DEFAULT_PRESET, PRESETS, get_preset
 from ...query import PRESET_KEY, closest_preset, encode_query, parse_query, query_string
 from ..context import AppContext, user_error
@@ -138,6 +137,8 @@ class TrainTab:
         cfg, _ = self._config(values)
         if cfg is None or self.ctx.jobs.busy():
             return gr.skip()
+        from ...estimate import estimate
+
         if estimate(cfg, self._runs(), probe=False).source == "runs":
             return gr.skip()
         return self._estimate(cfg, probe=True)
@@ -153,6 +154,8 @@ class TrainTab:
         return [run for run in self.ctx.registry.listing().runs if run.name != DEFAULT_NAME]
 
     def _estimate(self, cfg: TrainConfig, probe: bool) -> str:
+        from ...estimate import estimate  # torch: loaded behind the first page
+
         guess = estimate(cfg, self._runs(), probe=probe)
         waiting = " (no probe while a run is training)" if guess.seconds is None and self.ctx.jobs.busy() else ""
         return f"**Estimate:** {guess.text()}{waiting}"
