@@ -413,6 +413,8 @@ def test_two_browsers_clicking_start_at_once_start_exactly_one(server):
                 page.locator("#group-data").locator("button, .label-wrap").first.click()  # the data settings
                 for name, value in (("train_size", "2000"), ("val_size", "500")):
                     field = page.locator(f"#hp-{name} input[type=number]")
+                    # The opened group mounts its fields; typed before they show their value, it was lost.
+                    expect(field).to_have_value(str(getattr(TrainConfig(), name)), timeout=60_000)
                     field.fill(value)
                     field.press("Enter")
                     expect(field).to_have_value(value)
