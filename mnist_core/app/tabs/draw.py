@@ -154,6 +154,8 @@ class DrawTab:
         """
         path, name = _file(image)
         if path is None:
+            from ...predict import Prediction
+
             return prediction_outputs(Prediction.nothing(), "No image given. ")
         try:
             return prediction_outputs(self._predict(path, model))
