@@ -50,7 +50,11 @@ def main() -> None:
             started = page.evaluate("() => performance.now()")
             page.get_by_role("tab", name="Curves").click()
             new_trace = f"() => ({TRACES_JS})().some(name => !{before!r}.includes(name))"
-            page.wait_for_function(new_trace, timeout=120_000, polling=10)
+            try:
+                page.wait_for_function(new_trace, timeout=120_000, polling=10)
+            except Exception:
+                status = page.locator("#train-status").inner_text()
+                raise SystemExit(f"no new curve: traces {page.evaluate(TRACES_JS)}, before {before}, status {status!r}")
             seconds.append((page.evaluate("() => performance.now()") - started) / 1000)
             print(f"run {run + 1}: first curve point {seconds[-1]:.2f} s after Start", flush=True)
             page.get_by_role("tab", name="Train").click()
