@@ -52,9 +52,10 @@ def main() -> None:
             new_trace = f"() => ({TRACES_JS})().some(name => !{before!r}.includes(name))"
             try:
                 page.wait_for_function(new_trace, timeout=120_000, polling=10)
-            except Exception:
+            except Exception as exc:
                 status = page.locator("#train-status").inner_text()
-                raise SystemExit(f"no new curve: traces {page.evaluate(TRACES_JS)}, before {before}, status {status!r}")
+                seen = page.evaluate(TRACES_JS)
+                raise SystemExit(f"no new curve: traces {seen}, before {before}, status {status!r}") from exc
             seconds.append((page.evaluate("() => performance.now()") - started) / 1000)
             print(f"run {run + 1}: first curve point {seconds[-1]:.2f} s after Start", flush=True)
             page.get_by_role("tab", name="Train").click()
