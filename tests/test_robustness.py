@@ -491,6 +491,20 @@ def test_api_unknown_hyperparameter_and_wrong_types(client):
         client.predict(batch_norm="maybe", api_name="/train")
 
 
+@pytest.mark.parametrize(
+    ("vary", "fixed", "trials", "message"),
+    [
+        (None, "epochs=1,bogus=3", 2, "bogus"),  # no fields chosen: the default set, and the bad fixed one named
+        (["lr", "nonsense"], "", 2, "nonsense"),
+        (["lr"], "", "many", "trials"),
+    ],
+)
+def test_api_sweep_bad_requests_are_named_and_start_nothing(client, vary, fixed, trials, message):
+    with pytest.raises(Exception, match=message):
+        client.predict(vary, fixed, trials, "", api_name="/sweep")
+    assert client.predict(api_name="/sweep_status")["status"] == "idle"
+
+
 @pytest.mark.parametrize("name", ["../../etc/passwd", "/etc/passwd", "good-run.pt", "corrupt", "evil.pickle"])
 def test_api_model_names_are_resolved_only_from_the_server_list(client, files, name):
     with pytest.raises(Exception, match="unknown model"):

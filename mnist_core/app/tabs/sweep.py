@@ -88,7 +88,9 @@ class SweepTab:
         plots.insert(1, gr.Plot(label="Parallel coordinates", elem_id="sweep-parallel"))
         table = gr.Dataframe(interactive=False, wrap=False, label="Trials (newest first)", elem_id="sweep-trials-table")
         note = gr.Markdown(elem_id="sweep-note")
-        start.click(self.start_sweep, [vary, fixed, trials, study], status, api_name="sweep")
+        # preprocess=False: raw values go to start_sweep, whose messages name a bad field (Gradio's own
+        # CheckboxGroup preprocessing fails on an API client's null with a bare TypeError).
+        start.click(self.start_sweep, [vary, fixed, trials, study], status, api_name="sweep", preprocess=False)
         stop.click(self.stop_sweep, None, status, **private)
         best.click(self.make_best_active, None, [model, note], **private)
         status_api, status_btn = gr.JSON(visible=False, label="sweep_status"), gr.Button(visible=False)
@@ -101,7 +103,7 @@ class SweepTab:
     def start_sweep(self, vary: list[str] | str | None, fixed: str | None, trials: Any, study: str | None) -> str:
         """Start a sweep varying `vary` with `fixed` pinned ('model=cnn,epochs=1'), `trials` trials (API `sweep`)."""
         try:
-            count = int(float(trials)) if trials not in (None, "") else 0
+            count = _whole_number(trials)
             spec = SweepSpec(
                 study=(study or "").strip() or new_study_name(),
                 trials=count,
@@ -201,3 +203,16 @@ def _shown(table):
     if "checkpoint" in table:
         table["checkpoint"] = [Path(str(p)).stem if p else "" for p in table["checkpoint"]]
     return table.round({"val_acc": 4, "test_acc": 4, "seconds": 1})
+
+
+def _whole_number(trials: Any) -> int:
+    """The trial count from the page or an API client (a number, or text holding one); 0 when empty."""
+    if trials in (None, ""):
+        return 0
+    try:
+        value = float(trials)
+    except (TypeError, ValueError):
+        raise ValueError(f"trials: {trials!r} is not a number") from None
+    if not value.is_integer():
+        raise ValueError(f"trials: {trials!r} is not a whole number")
+    return int(value)
