@@ -132,7 +132,7 @@ class InsideTab:
                     TARGETS, value=PREDICTED, label="Why (not)...? Attribution for", elem_id="inside-target"
                 )
                 info = gr.Markdown(BLANK, elem_id="inside-info")
-                attr = gr.Image(label="Attribution over the 28x28 input (method named below)", elem_id="inside-attr")
+                attr = gr.Image(label="Attribution over the 28x28 input (method named above)", elem_id="inside-attr")
                 filters = gr.Image(label="First-layer filters (red +, blue -)", elem_id="inside-filters")
             with gr.Column(scale=2):
                 digit_map = gr.Plot(label="Map of the test set", elem_id="inside-map")
