@@ -64,6 +64,20 @@ def test_a_sweep_runs_as_the_servers_job_and_its_trials_become_runs(lab: Lab):
     assert picker.value == best and "best trial" in said
 
 
+def test_the_sweep_tab_still_shows_the_latest_sweep_after_a_training_run(lab: Lab):
+    lab.sweep.start_sweep(VARY, FIXED, 2, "before")
+    assert finished(lab.ctx.jobs).kind == "sweep"
+    lab.train.start_training(**TINY)
+    assert finished(lab.ctx.jobs).kind == "run"  # the server's latest job is now a training run
+
+    status = lab.sweep.sweep_status()
+    assert status["status"] == "done" and status["study"] == "before" and status["trials"] == 2
+    progress, _, history, *_, trials, _, _ = lab.sweep.poll({})
+    assert "trial 2 of 2" in progress and isinstance(history, go.Figure) and sorted(trials["trial"]) == [0, 1]
+    picker, said = lab.sweep.make_best_active()
+    assert picker.value.startswith("before-trial") and "best trial" in said
+
+
 def test_a_sweep_is_refused_while_a_run_trains_and_a_run_while_a_sweep_runs(lab: Lab, mnist):
     release = threading.Event()
 

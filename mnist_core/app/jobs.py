@@ -216,6 +216,7 @@ class JobManager:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # notified on every state change
         self._state = JobState()
+        self._last_sweep: JobState | None = None  # the latest finished sweep, once another job has begun
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started_at = 0.0
@@ -299,6 +300,8 @@ class JobManager:
         self._stop = threading.Event()
         self._started_at = time.monotonic()
         state.run_id, state.version = self._state.run_id + 1, self._state.version + 1
+        if self._state.kind == "sweep":
+            self._last_sweep = self._state  # the Sweep tab goes on showing it while a training run follows
         self._state = state
         self._thread = threading.Thread(
             target=self._run,
@@ -323,6 +326,15 @@ class JobManager:
             if self._state.active:
                 self._state.elapsed = time.monotonic() - self._started_at
             return copy.deepcopy(self._state)
+
+    def latest_sweep(self) -> JobState | None:
+        """A copy of the current job's state if it is a sweep, else of the latest sweep's (None: no sweep yet)."""
+        with self._lock:
+            if self._state.kind == "sweep":
+                if self._state.active:
+                    self._state.elapsed = time.monotonic() - self._started_at
+                return copy.deepcopy(self._state)
+            return copy.deepcopy(self._last_sweep)
 
     def busy(self) -> bool:
         """Whether a run is in progress."""

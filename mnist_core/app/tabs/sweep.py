@@ -124,8 +124,8 @@ class SweepTab:
 
     def sweep_status(self) -> dict:
         """The current (or last) sweep: status, counts, best trial (API `sweep_status`)."""
-        s = self.ctx.jobs.snapshot()
-        if s.kind != "sweep":
+        s = self.ctx.jobs.latest_sweep()
+        if s is None:
             return {"status": "idle", "message": "No sweep yet on this server."}
         sw = s.sweep
         return {
@@ -161,8 +161,8 @@ class SweepTab:
 
     def make_best_active(self) -> tuple:
         """Make the best completed trial of the current (or last) sweep the active model."""
-        s = self.ctx.jobs.snapshot()
-        if s.kind != "sweep":
+        s = self.ctx.jobs.latest_sweep()
+        if s is None:
             return gr.skip(), "No sweep yet: start one first."
         try:
             opened = open_study(s.sweep["study"])
@@ -184,9 +184,9 @@ class SweepTab:
         Outputs: progress, status, history, parallel, importance, trials table, note, `seen`.
         """
         seen = dict(seen or {})
-        s = self.ctx.jobs.snapshot()
+        s = self.ctx.jobs.latest_sweep()  # a training run started after a sweep does not hide it
         outputs: list[Any] = [gr.skip()] * 7
-        if s.kind != "sweep":
+        if s is None:
             return (*outputs, seen)
         if seen.get("version") != s.version or (s.active and seen.get("elapsed") != int(s.elapsed)):
             outputs[0:2] = [sweep_progress_html(s), s.message]
