@@ -1,8 +1,8 @@
 """What every tab's handlers share: the server's job manager and run registry, MNIST, and user errors.
 
-Nothing under mnist_core.app imports torch (or a module that does) at import time: the page is
-served first and torch loads in the warm-up behind it, or at a handler's first call, a second or
-more sooner (benchmarks/RESULTS.md, app start). tests/test_imports.py checks it.
+Nothing under mnist_core.app imports torch (or a module that does) at import time: torch loads in
+the warm-up behind the first page, or at a handler's first call, so the page comes 1.3-1.5 s sooner
+(benchmarks/RESULTS.md, app start). tests/test_imports.py checks it.
 """
 
 from __future__ import annotations
