@@ -192,6 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     jobs, registry = JobManager(), RunRegistry()
+    jobs.warm_up()  # the training process starts now, on the other core, while this one builds the page
     demo = configure_queue(build_demo(jobs, registry))
     demo.launch(
         server_name=args.host,
