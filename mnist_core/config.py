@@ -270,6 +270,16 @@ def parse_int_list(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in str(text).replace(" ", "").split(",") if part != "")
 
 
+def whole_number(value: Any) -> int:
+    """A loose value (3, 3.0, "3") as an int; ValueError (or TypeError) for anything else, bools too."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a whole number")
+    number = float(value)
+    if not math.isfinite(number) or number != int(number):
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(number)
+
+
 def coerce(f: dataclasses.Field, value: Any) -> Any:
     """Convert a loose value (string from a CLI/API, float from a slider) to the field's type."""
     kind = field_type(f)
@@ -287,12 +297,7 @@ def coerce(f: dataclasses.Field, value: Any) -> Any:
                 return bool(value)
             raise ValueError
         if kind is int:
-            if isinstance(value, bool):
-                raise ValueError
-            number = float(value)
-            if not math.isfinite(number) or number != int(number):
-                raise ValueError
-            return int(number)
+            return whole_number(value)
         if kind is float:
             if isinstance(value, bool):
                 raise ValueError

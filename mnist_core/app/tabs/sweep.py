@@ -13,6 +13,7 @@ from typing import Any
 
 import gradio as gr
 
+from ...config import whole_number
 from ...search_space import DEFAULT_VARY, SearchSpaceError, searchable_names
 from ...sweep import SweepError, SweepSpec, open_study
 from .. import sweep_charts
@@ -103,7 +104,7 @@ class SweepTab:
     def start_sweep(self, vary: list[str] | str | None, fixed: str | None, trials: Any, study: str | None) -> str:
         """Start a sweep varying `vary` with `fixed` pinned ('model=cnn,epochs=1'), `trials` trials (API `sweep`)."""
         try:
-            count = _whole_number(trials)
+            count = _trial_count(trials)
             spec = SweepSpec(
                 study=(study or "").strip() or new_study_name(),
                 trials=count,
@@ -205,14 +206,11 @@ def _shown(table):
     return table.round({"val_acc": 4, "test_acc": 4, "seconds": 1})
 
 
-def _whole_number(trials: Any) -> int:
+def _trial_count(trials: Any) -> int:
     """The trial count from the page or an API client (a number, or text holding one); 0 when empty."""
     if trials in (None, ""):
         return 0
     try:
-        value = float(trials)
+        return whole_number(trials)
     except (TypeError, ValueError):
-        raise ValueError(f"trials: {trials!r} is not a number") from None
-    if not value.is_integer():
-        raise ValueError(f"trials: {trials!r} is not a whole number")
-    return int(value)
+        raise ValueError(f"trials: {trials!r} is not a whole number") from None
