@@ -323,18 +323,18 @@ class JobManager:
     def snapshot(self) -> JobState:
         """A copy of the current state, for polling."""
         with self._lock:
-            if self._state.active:
-                self._state.elapsed = time.monotonic() - self._started_at
-            return copy.deepcopy(self._state)
+            return self._current_copy()
 
     def latest_sweep(self) -> JobState | None:
         """A copy of the current job's state if it is a sweep, else of the latest sweep's (None: no sweep yet)."""
         with self._lock:
-            if self._state.kind == "sweep":
-                if self._state.active:
-                    self._state.elapsed = time.monotonic() - self._started_at
-                return copy.deepcopy(self._state)
-            return copy.deepcopy(self._last_sweep)
+            return self._current_copy() if self._state.kind == "sweep" else copy.deepcopy(self._last_sweep)
+
+    def _current_copy(self) -> JobState:
+        """The current state with its elapsed time brought up to date, copied (lock held)."""
+        if self._state.active:
+            self._state.elapsed = time.monotonic() - self._started_at
+        return copy.deepcopy(self._state)
 
     def busy(self) -> bool:
         """Whether a run is in progress."""
