@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mnist_core.config import TrainConfig  # noqa: E402
 from mnist_core.device import precision_autocast  # noqa: E402
 from mnist_core.models import build_model  # noqa: E402
-from mnist_core.train import make_optimizer  # noqa: E402
+from mnist_core.optim import Optimizer  # noqa: E402
 
 
 def matmul_peak(dtype: torch.dtype, size: int, repeats: int) -> float:
@@ -48,7 +48,7 @@ def step_flops_and_time(cfg: TrainConfig, steps: int) -> tuple[int, float]:
     torch.manual_seed(0)
     device = torch.device("cpu")
     model = build_model(cfg)
-    optimizer = make_optimizer(cfg, model.parameters())
+    optimizer = Optimizer(cfg, model.parameters())
     autocast = precision_autocast(cfg.precision, device)
     images = torch.randint(0, 256, (60_000, 28, 28), dtype=torch.uint8)
     labels = torch.randint(0, 10, (60_000,))
@@ -59,7 +59,7 @@ def step_flops_and_time(cfg: TrainConfig, steps: int) -> tuple[int, float]:
         with autocast:
             logits = model(x)
         loss = F.cross_entropy(logits.float(), labels[idx], label_smoothing=cfg.label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         loss.backward()
         optimizer.step()
 

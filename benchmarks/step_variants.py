@@ -23,7 +23,7 @@ from mnist_core.config import TrainConfig  # noqa: E402
 from mnist_core.device import precision_autocast  # noqa: E402
 from mnist_core.evaluate import as_input  # noqa: E402
 from mnist_core.models import build_model  # noqa: E402
-from mnist_core.train import make_optimizer, make_scheduler  # noqa: E402
+from mnist_core.optim import Optimizer, make_schedule  # noqa: E402
 
 VARIANTS = {"default": {}, "inplace ReLU": {"inplace": True}, "batch 512": {"batch_size": 512, "lr": 0.06}}
 IMAGES = 55_000
@@ -38,8 +38,8 @@ def make_step(inplace: bool = False, **changes):
     for module in model.modules():
         if isinstance(module, nn.ReLU):
             module.inplace = inplace
-    optimizer = make_optimizer(cfg, model.parameters())
-    scheduler, _ = make_scheduler(cfg, optimizer, 100_000)
+    optimizer = Optimizer(cfg, model.parameters())
+    schedule, done = make_schedule(cfg, 100_000), 0
     images = torch.randint(0, 256, (cfg.batch_size, 28, 28), dtype=torch.uint8)
     labels = torch.randint(0, 10, (cfg.batch_size,))
     autocast = precision_autocast(cfg.precision, device)
@@ -48,10 +48,12 @@ def make_step(inplace: bool = False, **changes):
         with autocast:
             logits = model(as_input(images, device))
         loss = F.cross_entropy(logits.float(), labels, label_smoothing=cfg.label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
+        nonlocal done
+        optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        scheduler.step()
+        done += 1
+        optimizer.follow(schedule, done)
 
     return step, cfg.batch_size
 

@@ -26,7 +26,7 @@ from .augment import random_affine
 from .config import TrainConfig
 from .device import precision_autocast, resolve_device, uses_bf16
 from .models import build_model
-from .train import make_optimizer
+from .optim import Optimizer
 
 PROBE_MAX_BATCH = 512  # larger batches are probed at this size: per-image cost has flattened by then
 PROBE_MIN_SECONDS = 0.25  # time at least this long (after two warm-up steps)...
@@ -150,7 +150,7 @@ def probe_speed(key: tuple) -> float:
     with _probe_lock, torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         net = build_model(cfg).to(device).train()
-        optimizer = make_optimizer(cfg, net.parameters())
+        optimizer = Optimizer(cfg, net.parameters())
         x = torch.randint(0, 256, (batch, 28, 28), dtype=torch.uint8, device=device)
         y = torch.randint(0, 10, (batch,), device=device)
 
@@ -158,7 +158,7 @@ def probe_speed(key: tuple) -> float:
             images = random_affine(x.unsqueeze(1).float().div_(255), *aug)
             with autocast:  # as train() computes the forward pass
                 loss = F.cross_entropy(net(images), y)
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss.backward()
             optimizer.step()
 

@@ -26,6 +26,7 @@ from .data import MNISTTensors, load_mnist_cached, split_indices
 from .device import precision_autocast, resolve_device
 from .evaluate import as_input, evaluate
 from .models import build_model
+from .optim import Optimizer, make_schedule
 
 # About this many step-loss points per epoch reach the callback: enough for a smooth curve, few
 # enough that reading the loss back from a GPU does not stall the pipeline.
@@ -63,69 +64,15 @@ class TrainResult:
     checkpoint: Path | None
 
 
-def _adam_options(cfg: TrainConfig, params: list) -> dict:
-    # The fused kernel updates all tensors in one pass (about 10% faster steps on CPU for the cnn).
-    return {"betas": (cfg.beta1, cfg.beta2), "fused": params[0].device.type in ("cpu", "cuda")}
-
-
-# One builder per name in config.OPTIMIZERS / config.SCHEDULERS (a test checks the keys match).
-OPTIMIZER_BUILDERS: dict[str, Callable[[TrainConfig, list], torch.optim.Optimizer]] = {
-    "adamw": lambda cfg, p: torch.optim.AdamW(p, lr=cfg.lr, weight_decay=cfg.weight_decay, **_adam_options(cfg, p)),
-    "adam": lambda cfg, p: torch.optim.Adam(p, lr=cfg.lr, weight_decay=cfg.weight_decay, **_adam_options(cfg, p)),
-    "sgd": lambda cfg, p: torch.optim.SGD(
-        p, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
-    ),
-    "adadelta": lambda cfg, p: torch.optim.Adadelta(p, lr=cfg.lr, weight_decay=cfg.weight_decay),
-}
-
-# name -> (builder(cfg, optimizer, total_steps) -> scheduler or None, steps per batch rather than per epoch)
-SCHEDULER_BUILDERS: dict[str, tuple[Callable[[TrainConfig, torch.optim.Optimizer, int], object], bool]] = {
-    # Momentum cycling only for SGD: for Adam it would overwrite the configured beta1 with
-    # 0.85-0.95, and Adadelta has no momentum to cycle (OneCycleLR would raise).
-    "onecycle": (
-        lambda cfg, opt, total: torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=cfg.lr, total_steps=total, cycle_momentum=cfg.optimizer == "sgd"
-        ),
-        True,
-    ),
-    "cosine": (lambda cfg, opt, total: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total), True),
-    "step": (
-        lambda cfg, opt, total: torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.gamma),
-        False,
-    ),
-    "none": (lambda cfg, opt, total: None, False),
-}
-
-
-def _lookup(table: dict, kind: str, name: str):
-    """The table entry for `name`; an unknown name is an error, never a silent fallback."""
-    try:
-        return table[name]
-    except KeyError:
-        raise ValueError(f"{kind}: {name!r} is not one of {', '.join(table)}") from None
-
-
-def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
-    """The optimizer `cfg.optimizer` names, over `params`."""
-    return _lookup(OPTIMIZER_BUILDERS, "optimizer", cfg.optimizer)(cfg, list(params))
-
-
-def make_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int):
-    """Return (scheduler or None, whether it steps per batch rather than per epoch)."""
-    build, per_batch = _lookup(SCHEDULER_BUILDERS, "scheduler", cfg.scheduler)
-    return build(cfg, optimizer, cfg.epochs * steps_per_epoch), per_batch
-
-
 def warm_up(cfg: TrainConfig | None = None) -> None:
     """One training step of `cfg`'s model (default: the default recipe) on a blank batch, leaving the
-    random state as it was. A process that will train soon calls it while idle: the first optimizer
-    a process creates imports torch._dynamo (about 1.3 s here), and the first steps set up the
-    compute kernels, so the first run's first curve point would otherwise come seconds late."""
+    random state as it was. A process that will train soon calls it while idle: the first steps set
+    up the compute kernels, so the first run's first curve point would otherwise come late."""
     cfg = cfg or TrainConfig()
     device = resolve_device(cfg.device)
     with torch.random.fork_rng(devices=[]):
         model = build_model(cfg).to(device).train()
-        optimizer = make_optimizer(cfg, model.parameters())
+        optimizer = Optimizer(cfg, model.parameters())
         x = torch.zeros(cfg.batch_size, 1, 28, 28, device=device)
         with precision_autocast(cfg.precision, device):
             logits = model(x)
@@ -174,8 +121,9 @@ def train(
 
     torch.manual_seed(cfg.seed)
     model = build_model(cfg).to(device)
-    optimizer = make_optimizer(cfg, model.parameters())
-    scheduler, per_step = make_scheduler(cfg, optimizer, steps_per_epoch)
+    optimizer = Optimizer(cfg, model.parameters())
+    schedule = make_schedule(cfg, steps_per_epoch)
+    optimizer.follow(schedule, 0)
     shuffle_gen = torch.Generator().manual_seed(cfg.seed + 1)
     augment_gen = torch.Generator().manual_seed(cfg.seed + 2)
     log_every = max(1, steps_per_epoch // STEP_POINTS_PER_EPOCH)
@@ -189,7 +137,7 @@ def train(
     saved: Path | None = None
     best_state = None  # weights after the last completed epoch, restored on stop
     step, train_seconds, stopped = 0, 0.0, False
-    emit(TrainEvent("start", 0, cfg.epochs, 0, total_steps, 0.0, optimizer.param_groups[0]["lr"]))
+    emit(TrainEvent("start", 0, cfg.epochs, 0, total_steps, 0.0, optimizer.lr))
 
     for epoch in range(1, cfg.epochs + 1):
         model.train()
@@ -210,12 +158,12 @@ def train(
             with autocast:
                 logits = model(x)
             loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            if scheduler is not None and per_step:
-                scheduler.step()
             step += 1
+            if schedule.per_step:
+                optimizer.follow(schedule, step)
             detached = loss.detach()
             loss_sum += detached * len(idx)
             correct += (logits.detach().argmax(1) == y).sum()
@@ -229,7 +177,7 @@ def train(
                     "step": step,
                     "epoch": round(step / steps_per_epoch, 4),
                     "loss": window_loss.item() / window_steps,
-                    "lr": optimizer.param_groups[0]["lr"],
+                    "lr": optimizer.lr,
                 }
                 history["steps"].append(point)
                 event = TrainEvent(
@@ -255,7 +203,7 @@ def train(
                         step,
                         total_steps,
                         train_seconds + val_start - epoch_start,
-                        optimizer.param_groups[0]["lr"],
+                        optimizer.lr,
                         metrics=point,
                     )
                 )
@@ -266,13 +214,13 @@ def train(
         if stopped:
             break
 
-        if scheduler is not None and not per_step:
-            scheduler.step()
+        if not schedule.per_step:
+            optimizer.follow(schedule, epoch)
         record = {
             "epoch": epoch,
             "train_loss": loss_sum.item() / n,
             "train_acc": correct.item() / n,
-            "lr": optimizer.param_groups[0]["lr"],
+            "lr": optimizer.lr,
             "seconds": round(train_seconds, 3),
         }
         if len(val_x):
@@ -327,7 +275,7 @@ def train(
             step,
             total_steps,
             train_seconds,
-            optimizer.param_groups[0]["lr"],
+            optimizer.lr,
             metrics=metrics,
             message=message,
         )
