@@ -41,6 +41,7 @@ class EvalResult:
     recall: list[float]
     misclassified: list[int] = field(repr=False)  # indices into the evaluated set
     predicted: list[int] = field(repr=False)  # predicted label of every image
+    logits: torch.Tensor | None = field(default=None, repr=False)  # (N, 10), for calibration
 
     def to_dict(self) -> dict:
         return {
@@ -72,4 +73,5 @@ def evaluate(model: nn.Module, images_u8: torch.Tensor, labels: torch.Tensor) ->
         recall=recall,
         misclassified=wrong,
         predicted=pred.cpu().tolist(),
+        logits=logits,
     )

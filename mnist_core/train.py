@@ -20,7 +20,7 @@ from torch import nn
 
 from .allocator import keep_freed_memory
 from .augment import random_affine
-from .calibrate import model_temperature
+from .calibrate import fit_temperature
 from .checkpoint import save_checkpoint
 from .config import TrainConfig
 from .data import MNISTTensors, load_mnist_cached, split_indices
@@ -138,6 +138,7 @@ def train(
     history = new_history()
     saved: Path | None = None
     best_state = None  # weights after the last completed epoch, restored on stop
+    val_logits = None  # of best_state, on the validation split: the temperature is fitted to them
     step, train_seconds, stopped = 0, 0.0, False
     emit(TrainEvent("start", 0, cfg.epochs, 0, total_steps, 0.0, optimizer.lr))
 
@@ -228,6 +229,7 @@ def train(
         if len(val_x):
             val = evaluate(model, val_x, val_y)
             record.update(val_loss=val.loss, val_acc=val.accuracy)
+            val_logits = val.logits
         history["epochs"].append(record)
         best_state = copy.deepcopy(model.state_dict())
         metrics = {"epochs_completed": epoch, "train_seconds": round(train_seconds, 3)}
@@ -257,7 +259,8 @@ def train(
         test = evaluate(model, data.test_images, data.test_labels)
         metrics.update(test_accuracy=test.accuracy, test_loss=test.loss)
         # Calibrated confidence (mnist_core/calibrate.py); None without a validation split.
-        calibrated = {**extra, "temperature": model_temperature(model, val_x, val_y)}
+        temperature = fit_temperature(val_logits, val_y) if val_logits is not None else None
+        calibrated = {**extra, "temperature": temperature}
         if checkpoint_path:
             saved = save_checkpoint(
                 checkpoint_path, model, cfg, history, metrics, device=device.type, stopped=stopped, **calibrated

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from mnist_core.calibrate import calibrate_checkpoint, expected_calibration_error, fit_temperature
+import mnist_core.calibrate
+import mnist_core.evaluate
+from mnist_core.calibrate import calibrate_checkpoint, expected_calibration_error, fit_temperature, model_temperature
 from mnist_core.checkpoint import read_checkpoint
 from mnist_core.config import TrainConfig
+from mnist_core.data import split_indices
 from mnist_core.predict import Predictor
 from mnist_core.train import train
 from tests.support.fixtures import TINY, fake_checkpoint
@@ -76,6 +81,38 @@ def test_training_stores_a_fitted_temperature(mnist, tmp_path):
     bare = train(TrainConfig(**{**TINY, "val_size": 0}), mnist, checkpoint_path=tmp_path / "bare.pt")
     assert read_checkpoint(bare.checkpoint)["temperature"] is None
     assert Predictor.from_checkpoint(bare.checkpoint).temperature == 1.0
+
+
+@pytest.mark.parametrize("stop_after_epoch", [None, 1])
+def test_the_temperature_fits_the_saved_model_from_the_last_validation_pass(
+    mnist, tmp_path, monkeypatch, stop_after_epoch
+):
+    cfg = TrainConfig(**{**TINY, "epochs": 2})
+    _, val_idx = split_indices(len(mnist.train_images), cfg.val_size, cfg.seed, cfg.train_size)
+    val_x, val_y = mnist.train_images[val_idx], mnist.train_labels[val_idx]
+    passes = []  # how often the validation split goes through the network
+
+    def counted(fn):
+        def wrapper(model, images, *args, **kwargs):
+            passes.append(len(images) == len(val_x) and torch.equal(images, val_x))
+            return fn(model, images, *args, **kwargs)
+
+        return wrapper
+
+    for module in (mnist_core.evaluate, mnist_core.calibrate):
+        monkeypatch.setattr(module, "predict_logits", counted(module.predict_logits))
+    stop = threading.Event()
+
+    def on_event(event):
+        if event.kind == "epoch" and event.epoch == stop_after_epoch:
+            stop.set()  # the run stops in epoch 2 and goes back to epoch 1's weights
+
+    result = train(cfg, mnist, callback=on_event, stop=stop, checkpoint_path=tmp_path / "run.pt")
+    assert result.stopped is (stop_after_epoch is not None)
+    assert sum(passes) == len(result.history["epochs"])  # once per completed epoch, none for the fit
+    monkeypatch.undo()
+    saved = read_checkpoint(result.checkpoint)["temperature"]
+    assert saved == model_temperature(result.model, val_x, val_y)  # fitted to the weights that were saved
 
 
 def test_calibrating_a_checkpoint_adds_only_the_temperature(mnist, tmp_path):
