@@ -27,6 +27,21 @@ class Normalize(nn.Module):
         return (x - MNIST_MEAN) / MNIST_STD
 
 
+def _channels_last(grad: torch.Tensor) -> torch.Tensor:
+    return grad.contiguous(memory_format=torch.channels_last)
+
+
+class Flatten(nn.Flatten):
+    """nn.Flatten that hands its gradient back in the layout of its input. The convs' outputs are
+    channels-last and a flattened gradient comes back contiguous: the ReLU before the flatten then
+    ran its backward on two layouts, 0.60 ms instead of 0.02 ms, a tenth of the default cnn's step."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.requires_grad and x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
+            x.register_hook(_channels_last)
+        return super().forward(x)
+
+
 def _norm(use: bool, width: int, conv: bool) -> nn.Module:
     if not use:
         return nn.Identity()
@@ -61,7 +76,7 @@ def cnn(cfg: TrainConfig) -> nn.Sequential:
         nn.Conv2d(16, 32, 3, bias=not cfg.batch_norm),  # 10x10
         nn.MaxPool2d(2),  # 5x5; pooling before the norm leaves it a quarter of the values
         *_norm_act(cfg, 32),
-        nn.Flatten(),
+        Flatten(),
         nn.Linear(32 * 5 * 5, 256, bias=not cfg.batch_norm),
         *_norm_act(cfg, 256, conv=False),
         nn.Dropout(cfg.dropout),
@@ -84,7 +99,7 @@ def cnn_large(cfg: TrainConfig) -> nn.Sequential:
         *_norm_act(cfg, 64),
         nn.Conv2d(64, 128, 3, bias=not cfg.batch_norm),  # 3x3
         *_norm_act(cfg, 128),
-        nn.Flatten(),
+        Flatten(),
         nn.Linear(128 * 3 * 3, 256, bias=not cfg.batch_norm),
         *_norm_act(cfg, 256, conv=False),
         nn.Dropout(cfg.dropout),
