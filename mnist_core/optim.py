@@ -70,6 +70,8 @@ class Optimizer:
         return self.state[i]
 
     def _lists(self, live: list[int], **make: Callable[[torch.Tensor], torch.Tensor | None]) -> dict[str, list]:
+        """Parameters, gradients and each named state (made by `make` on first use), as parallel
+        lists: the form torch's functional optimizers take."""
         states = [self._state(i, **make) for i in live]
         lists = {name: [s[name] for s in states] for name in make}
         lists["params"] = [self.params[i] for i in live]
