@@ -22,6 +22,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from .allocator import keep_freed_memory
 from .augment import random_affine
 from .config import TrainConfig
 from .device import precision_autocast, resolve_device, uses_bf16
@@ -143,6 +144,7 @@ def probe_speed(key: tuple) -> float:
     """Training images per second of the network `key` (see speed_key) on random images: a few
     timed steps after two warm-up steps, at most PROBE_MAX_BATCH images a step. Cached per key."""
     device, model, hidden, batch_size, batch_norm, augmented, precision = key
+    keep_freed_memory()  # as train() does: untuned, this process's steps ran 20-40% slower than the run's
     cfg = TrainConfig(model=model, hidden_sizes=hidden or "256,128", batch_size=batch_size, batch_norm=batch_norm)
     autocast = precision_autocast(precision, torch.device(device))
     batch = min(batch_size, PROBE_MAX_BATCH)
