@@ -386,10 +386,13 @@ def test_start_stop_status_and_poll(lab):
     progress, message, steps, loss, acc, model, overlay, table, seen = outputs
     assert 'data-status="done"' in progress and "finished" in message
     assert len(steps.data) == 1 and len(loss.data) == 2
-    assert status["run"] in model.choices[-1] and model.value == DEFAULT_NAME
+    assert status["run"] in model.choices[-1]
+    assert "value" not in model.constructor_args  # the picker keeps whatever the visitor picked meanwhile
     assert list(table["name"]) == [DEFAULT_NAME, status["run"]]
     again = lab.curves.poll(seen, [], DEFAULT_NAME)
     assert all(o == gr.skip() for o in again[:-1])  # nothing changed: nothing sent
+    gone = lab.curves.poll({}, [], "a-deleted-run")[5]
+    assert gone.constructor_args["value"] == DEFAULT_NAME  # a picked run that is gone: back to the first
 
 
 def test_poll_redraws_the_epoch_charts_only_when_an_epoch_completes(lab, monkeypatch):

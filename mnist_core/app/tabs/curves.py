@@ -66,7 +66,12 @@ class CurvesTab:
                     outputs[3:5] = charts.epoch_loss_figure(runs), charts.epoch_accuracy_figure(runs)
         if runs_changed:
             names = [name for name, *_ in signature]
-            outputs[5] = gr.Dropdown(choices=names, value=model if model in names else (names[0] if names else None))
+            # The picked model is only replaced when it is gone: a value sent back would undo a pick the
+            # visitor made while this tick was on its way (the tick carries the pick it started with).
+            gone = model not in names
+            outputs[5] = (
+                gr.Dropdown(choices=names, value=names[0] if names else None) if gone else gr.Dropdown(choices=names)
+            )
             outputs[6] = gr.Dropdown(choices=names)
             outputs[7] = listing.dataframe()
         seen.update(version=s.version, elapsed=int(s.elapsed), runs=signature, epochs=epochs)
