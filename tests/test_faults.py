@@ -33,6 +33,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.models import build_model
 from tests.support.drawings import seven_png
 from tests.support.fixtures import TINY, fake_checkpoint
+from tests.support.page_watch import WATCH_ANSWERS_JS
 from tests.support.server import CHROMIUM, CHROMIUM_ARGS, AppServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -376,20 +377,6 @@ def test_two_api_clients_starting_at_once_start_exactly_one(server):
         interval=0.5,
     )
     assert status["status"] == "done" and status["run"] in next(t for k, t in results if k == "started")
-
-
-# Set on each page before the clicks: which answers its status line and error toasts ever showed
-# (the status line is soon overwritten by the progress poll, so a late look could miss it).
-WATCH_ANSWERS_JS = """() => {
-  window.__answers = new Set();
-  const look = () => {
-    const text = document.body.innerText;
-    if (text.includes('Started run')) window.__answers.add('started');
-    if (text.includes('A run is in progress')) window.__answers.add('refused');
-  };
-  new MutationObserver(look).observe(document.body, {subtree: true, childList: true, characterData: true});
-  look();
-}"""
 
 
 @pytest.mark.slow
