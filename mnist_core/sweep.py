@@ -130,7 +130,14 @@ def open_storage(url: str | None = None, heartbeat_seconds: int | None = None) -
         checkpoint_dir().mkdir(parents=True, exist_ok=True)
         url = default_storage()
     url = with_driver(url)
-    from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, ProgrammingError, SQLAlchemyError
+    from sqlalchemy.exc import (
+        ArgumentError,
+        IntegrityError,
+        NoSuchModuleError,
+        OperationalError,
+        ProgrammingError,
+        SQLAlchemyError,
+    )
 
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("postgresql"):
@@ -144,8 +151,14 @@ def open_storage(url: str | None = None, heartbeat_seconds: int | None = None) -
                 return optuna.storages.RDBStorage(
                     url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_seconds
                 )
-        except (IntegrityError, ProgrammingError):
-            if attempt == 2:  # another worker was creating the tables at the same moment: try again
+        except (IntegrityError, ProgrammingError, OperationalError) as exc:
+            # Another process was creating the tables at the same moment (the app's server and its
+            # training child open a new SQLite file together): try again, when the tables now exist.
+            # PostgreSQL says so with an IntegrityError or ProgrammingError, SQLite "table ... already exists".
+            racing = not isinstance(exc, OperationalError) or "already exists" in str(exc)
+            if not racing:
+                raise SweepError(f"storage {shown_url(url)} cannot be reached: {_first_line(exc)}") from None
+            if attempt == 2:
                 raise
         except (ArgumentError, NoSuchModuleError, ValueError) as exc:
             raise SweepError(f"storage URL {shown_url(url)!r} cannot be parsed: {_first_line(exc)}") from None

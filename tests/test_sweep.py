@@ -115,6 +115,39 @@ def test_bad_storage_is_refused_before_training_and_creates_nothing(storage, mes
     assert not ckpt_dir.exists()  # no sqlite file, no checkpoint
 
 
+def test_a_new_sqlite_file_whose_tables_another_process_is_creating_opens(tmp_path):
+    # The app's server and its training child open a new sweeps.db together: between SQLAlchemy's
+    # "does the table exist?" and its CREATE TABLE, the other process created it (CI: "Sweep failed:
+    # storage ... cannot be reached: table trial_values already exists").
+    import sqlite3
+
+    from optuna.storages._rdb import models
+    from sqlalchemy import event
+    from sqlalchemy.schema import CreateTable
+
+    from mnist_core.sweep import open_storage
+
+    path = tmp_path / "sweeps.db"
+    table = models.TrialValueModel.__table__
+    raced = []
+
+    def the_other_process_creates_it_first(target, connection, **kw):
+        if not raced:
+            raced.append(True)
+            with sqlite3.connect(path) as other:
+                other.execute(str(CreateTable(target).compile(connection)))
+
+    event.listen(table, "before_create", the_other_process_creates_it_first)
+    try:
+        storage = open_storage(f"sqlite:///{path}")
+    finally:
+        event.remove(table, "before_create", the_other_process_creates_it_first)
+    assert raced
+    study = optuna.create_study(study_name="after-a-race", storage=storage, direction="maximize")
+    study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
+    assert len(study.trials) == 2
+
+
 # --- real sweeps on a small subset (SQLite) ---
 
 
