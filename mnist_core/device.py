@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+from collections.abc import Iterator
+
 import torch
 
 
@@ -45,3 +49,22 @@ def uses_bf16(precision: str, device: torch.device) -> bool:
 def precision_autocast(precision: str, device: torch.device) -> torch.autocast:
     """The autocast context of a training step (bf16 or fp32, see uses_bf16)."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=uses_bf16(precision, device))
+
+
+@functools.cache
+def training_threads() -> int:
+    """Intra-op threads a training process computes with: torch's default in a fresh process
+    (OMP_NUM_THREADS, else the cores). Read once: call it before a process lowers its own count,
+    as the app's server does (it reads drawings on one thread while a child process trains)."""
+    return torch.get_num_threads()
+
+
+@contextlib.contextmanager
+def threads(count: int) -> Iterator[None]:
+    """Compute with `count` intra-op threads inside the block, then restore this process's count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from .allocator import keep_freed_memory
 from .augment import random_affine
 from .config import TrainConfig
-from .device import precision_autocast, resolve_device, uses_bf16
+from .device import precision_autocast, resolve_device, threads, training_threads, uses_bf16
 from .models import build_model
 from .optim import Optimizer
 
@@ -145,11 +145,22 @@ def probe_speed(key: tuple) -> float:
     timed steps after two warm-up steps, at most PROBE_MAX_BATCH images a step. Cached per key."""
     device, model, hidden, batch_size, batch_norm, augmented, precision = key
     keep_freed_memory()  # as train() does: untuned, this process's steps ran 20-40% slower than the run's
+    # With as many threads as a training process: the app's server reads drawings on one thread, and a
+    # probe on that thread measured 7.1-7.8k images/s where train() ran at 9.9-12.0k (2-core AMD EPYC,
+    # default recipe, 3 interleaved rounds), so every estimate was about 1.5x too long.
+    # The lock first: two probes would slow each other down, and each restores the count it found.
+    with _probe_lock, threads(training_threads()):
+        return _time_steps(key)
+
+
+def _time_steps(key: tuple) -> float:
+    """Training images per second of a few steps of the network `key` (see probe_speed)."""
+    device, model, hidden, batch_size, batch_norm, augmented, precision = key
     cfg = TrainConfig(model=model, hidden_sizes=hidden or "256,128", batch_size=batch_size, batch_norm=batch_norm)
     autocast = precision_autocast(precision, torch.device(device))
     batch = min(batch_size, PROBE_MAX_BATCH)
     aug = (10.0, 0.1, 0.1) if augmented else (0.0, 0.0, 0.0)
-    with _probe_lock, torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         net = build_model(cfg).to(device).train()
         optimizer = Optimizer(cfg, net.parameters())

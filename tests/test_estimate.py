@@ -104,3 +104,41 @@ def test_a_config_dict_from_the_form_is_accepted_and_bad_values_name_the_field()
 )
 def test_durations_read_as_estimates(seconds, text):
     assert format_duration(seconds) == text
+
+
+def test_the_probe_times_steps_with_a_training_process_threads_and_restores_the_callers(monkeypatch):
+    # The app's server computes on one thread while its child trains on torch's default: a probe on
+    # the server's one thread measured a slower network than the one that trains.
+    import torch
+
+    from mnist_core import device
+
+    est.probe_speed.cache_clear()
+    seen = []
+    real_affine = est.random_affine
+    monkeypatch.setattr(est, "random_affine", lambda *a: seen.append(torch.get_num_threads()) or real_affine(*a))
+    monkeypatch.setattr(device, "training_threads", lambda: 2)
+    monkeypatch.setattr(est, "training_threads", device.training_threads)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        estimate(TrainConfig(model="mlp", hidden_sizes="8", batch_size=16))
+        assert seen and set(seen) == {2}, seen
+        assert torch.get_num_threads() == 1  # the caller's count is back
+    finally:
+        torch.set_num_threads(before)
+        est.probe_speed.cache_clear()
+
+
+def test_training_threads_is_torchs_default_read_before_the_server_lowers_its_own():
+    import subprocess
+    import sys
+
+    code = (
+        "import torch; default = torch.get_num_threads()\n"
+        "from mnist_core.device import training_threads\n"
+        "assert training_threads() == default\n"
+        "torch.set_num_threads(1)\n"
+        "assert training_threads() == default, 'the first reading is kept'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env={"OMP_NUM_THREADS": "3", "PATH": ""}, timeout=120)

@@ -43,6 +43,9 @@ class AppContext:
         instead of 6-10 ms, an explanation 1.9 s instead of 87 ms (benchmarks/RESULTS.md)."""
         import torch
 
+        from ..device import training_threads
+
+        training_threads()  # torch's default, which the training child keeps: read before lowering ours
         torch.set_num_threads(1)
         try:
             self.jobs.warm_up()
