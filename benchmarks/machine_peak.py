@@ -26,7 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mnist_core.config import TrainConfig  # noqa: E402
-from mnist_core.device import precision_autocast  # noqa: E402
+from mnist_core.device import native_bf16, precision_autocast, uses_bf16  # noqa: E402
 from mnist_core.models import build_model  # noqa: E402
 from mnist_core.optim import Optimizer  # noqa: E402
 
@@ -74,6 +74,15 @@ def step_flops_and_time(cfg: TrainConfig, steps: int) -> tuple[int, float]:
     return counter.get_total_flops(), statistics.median(times[10:])
 
 
+def cpu_name() -> str:
+    """The CPU's model name and the widest vector ISA torch dispatches to (e.g. 'AMD EPYC, AVX2')."""
+    try:
+        names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")]
+    except OSError:
+        names = []
+    return f"{names[0] if names else 'unknown CPU'}, {torch.backends.cpu.get_cpu_capability()}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=2048, help="matmul size (square)")
@@ -84,20 +93,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cfg = TrainConfig.from_dict(dict(pair.split("=", 1) for pair in args.set))
     load = os.getloadavg()[0]
-    result = {"threads": torch.get_num_threads(), "load_before": load, "recipe": cfg.to_dict()}
+    cpu = torch.device("cpu")
+    result = {"cpu": cpu_name(), "threads": torch.get_num_threads(), "load_before": load, "recipe": cfg.to_dict()}
+    result["bf16_native"] = native_bf16(cpu)
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         result[f"peak_{name}_gflops"] = matmul_peak(dtype, args.size, args.repeats) / 1e9
     flops, seconds = step_flops_and_time(cfg, args.steps)
     result.update(step_gflop=flops / 1e9, step_ms=seconds * 1e3, step_gflops=flops / seconds / 1e9)
+    result["step_precision"] = "bf16" if uses_bf16(cfg.precision, cpu) else "fp32"
     result["load_after"] = os.getloadavg()[0]
+    bf16 = "native" if result["bf16_native"] else "emulated: no AVX-512 BF16 or AMX"
+    peak = result[f"peak_{result['step_precision']}_gflops"]
     print(
-        f"threads {result['threads']}  load {load:.2f} -> {result['load_after']:.2f}\n"
+        f"{result['cpu']}; threads {result['threads']}; load {load:.2f} -> {result['load_after']:.2f}\n"
         f"matmul {args.size}^3 peak: fp32 {result['peak_fp32_gflops']:.0f} GFLOP/s, "
-        f"bf16 {result['peak_bf16_gflops']:.0f} GFLOP/s\n"
-        f"training step ({cfg.model}, batch {cfg.batch_size}, precision {cfg.precision}): "
-        f"{result['step_gflop']:.3f} GFLOP in {result['step_ms']:.2f} ms = {result['step_gflops']:.0f} GFLOP/s "
-        f"({result['step_gflops'] / result['peak_fp32_gflops']:.0%} of the fp32 peak, "
-        f"{result['step_gflops'] / result['peak_bf16_gflops']:.0%} of the bf16 peak)"
+        f"bf16 {result['peak_bf16_gflops']:.1f} GFLOP/s ({bf16})\n"
+        f"training step ({cfg.model}, batch {cfg.batch_size}, precision {cfg.precision}, "
+        f"computing in {result['step_precision']}): {result['step_gflop']:.3f} GFLOP in {result['step_ms']:.2f} ms "
+        f"= {result['step_gflops']:.0f} GFLOP/s, {result['step_gflops'] / peak:.0%} of the "
+        f"{result['step_precision']} matmul peak"
     )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
