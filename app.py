@@ -94,7 +94,7 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
                 form.wire(train_tab)  # preset -> every widget; changes -> visibility, note, estimate, address bar
                 # preprocess=False: raw values (page or API) go straight to TrainConfig.from_dict,
                 # whose messages name the field and its allowed range.
-                start_btn.click(
+                started = start_btn.click(
                     train_tab.start_training, inputs_kwargs=widgets, outputs=status, api_name="train", preprocess=False
                 )
                 stop_btn.click(train_tab.stop_training, None, status, api_name="stop")
@@ -163,6 +163,15 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
         poll_outs = [progress, status, *curve_plots, model, overlay, table, seen]
         gr.Timer(1.0).tick(
             curves_tab.poll,
+            [seen, overlay, model],
+            poll_outs,
+            show_progress="hidden",
+            concurrency_limit=None,
+            **PRIVATE,
+        )
+        # After a Start the page is not left to the next tick: the run's first point shows as it comes.
+        started.success(
+            curves_tab.first_point,
             [seen, overlay, model],
             poll_outs,
             show_progress="hidden",

@@ -477,3 +477,31 @@ def test_demo_builds_with_the_api_names(lab):
     demo = app_module.build_demo(lab.ctx.jobs, lab.ctx.registry)
     names = {dep.get("api_name") for dep in demo.config["dependencies"] if dep.get("api_visibility") == "public"}
     assert {"predict", "train", "stop", "status", "evaluate", "runs"} <= names
+
+
+def test_after_start_the_first_point_is_sent_as_soon_as_the_run_has_one(
+    mnist, tmp_path, monkeypatch, default_checkpoint
+):
+    from tests.support.lab import Lab
+
+    monkeypatch.setenv("MNIST_CHECKPOINT_DIR", str(tmp_path))
+    release = threading.Event()
+
+    def held_loader():
+        release.wait(120)  # the run stays in its loading phase: no step yet
+        return mnist
+
+    lab = Lab(JobManager(caps=Caps(), runner=InThread(held_loader)), RunRegistry(bundled=default_checkpoint), tmp_path)
+    lab.train.start_training(**{**TINY, "epochs": 1})
+    answers = []
+    waiting = threading.Thread(target=lambda: answers.append(lab.curves.first_point({}, [], DEFAULT_NAME)))
+    waiting.start()
+    waiting.join(0.5)
+    assert waiting.is_alive() and not answers  # no step yet: it waits rather than answering an empty chart
+    release.set()
+    waiting.join(120)
+    progress, message, steps, *_ = answers[0]
+    assert len(steps.data) == 1 and len(steps.data[0].x) >= 1  # the new run's first point(s)
+    assert lab.ctx.jobs.wait(300)
+    ended = lab.curves.first_point({}, [], DEFAULT_NAME)  # no run active: answers at once, as a tick
+    assert 'data-status="done"' in ended[0]
