@@ -232,14 +232,14 @@ def test_training_runs_in_the_background_draws_its_curves_and_stops(page, server
     expect(page.locator('#progress [data-status="stopped"]')).to_be_attached(timeout=120_000)
     expect(page.locator("#train-status")).to_contain_text(re.compile(r"Run stopped.*test accuracy.*saved as cnn-"))
     open_tab(page, "Curves")
-    shoot(page, "curves")
+    shoot(page, "curves-artifact")  # docs' curves.png and runs.png come from docs/make_screenshots.py
     open_tab(page, "Train")
     shoot(page, "train-stopped-artifact")  # docs' train.png comes from tests/test_browser_train.py
 
     open_tab(page, "Runs")
     table = page.locator("#runs-table")
     expect(table).to_contain_text("cnn-", timeout=15_000)
-    shoot(page, "runs")
+    shoot(page, "runs-artifact")
     cells = table.get_by_text(re.compile(r"^cnn-\d{8}-\d{6}$"))
     cell = next(cells.nth(i) for i in range(cells.count()) if cells.nth(i).is_visible())
     name = cell.inner_text().strip()
