@@ -146,8 +146,8 @@ def probe_speed(key: tuple) -> float:
     device, model, hidden, batch_size, batch_norm, augmented, precision = key
     keep_freed_memory()  # as train() does: untuned, this process's steps ran 20-40% slower than the run's
     # With as many threads as a training process: the app's server reads drawings on one thread, and a
-    # probe on that thread measured 7.1-7.8k images/s where train() ran at 9.9-12.0k (2-core AMD EPYC,
-    # default recipe, 3 interleaved rounds), so every estimate was about 1.5x too long.
+    # probe on that thread measured 7.1-7.8k images/s where train() ran at 9.9-12.0k (2-core AVX2 AMD
+    # EPYC, default recipe, 3 interleaved rounds), so every estimate was about 1.5x too long.
     # The lock first: two probes would slow each other down, and each restores the count it found.
     with _probe_lock, threads(training_threads()):
         return _time_steps(key)
