@@ -117,16 +117,13 @@ def test_the_probe_times_steps_with_a_training_process_threads_and_restores_the_
     seen = []
     real_affine = est.random_affine
     monkeypatch.setattr(est, "random_affine", lambda *a: seen.append(torch.get_num_threads()) or real_affine(*a))
-    monkeypatch.setattr(device, "training_threads", lambda: 2)
-    monkeypatch.setattr(est, "training_threads", device.training_threads)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    monkeypatch.setattr(est, "training_threads", lambda: 2)
     try:
-        estimate(TrainConfig(model="mlp", hidden_sizes="8", batch_size=16))
-        assert seen and set(seen) == {2}, seen
-        assert torch.get_num_threads() == 1  # the caller's count is back
+        with device.threads(1):  # as the app's server computes
+            estimate(TrainConfig(model="mlp", hidden_sizes="8", batch_size=16))
+            assert seen and set(seen) == {2}, seen
+            assert torch.get_num_threads() == 1  # the caller's count is back
     finally:
-        torch.set_num_threads(before)
         est.probe_speed.cache_clear()
 
 

@@ -84,7 +84,7 @@ def test_sigkill_while_a_checkpoint_is_written_keeps_the_previous_one(tmp_path):
     target = folder / "run.pt"
     rng = random.Random(5)
     kills, kills_mid_write = [], 0
-    for _attempt in range(6):
+    for attempt in range(6):
         child = subprocess.Popen(
             [sys.executable, "-c", WRITER, str(target)],
             cwd=REPO,
@@ -97,7 +97,7 @@ def test_sigkill_while_a_checkpoint_is_written_keeps_the_previous_one(tmp_path):
             began = time.monotonic()
             assert child.stdout.readline().strip(), "the writer stopped"
             cycle = time.monotonic() - began  # one save, start to end
-            if _attempt % 2:  # at a random moment of a save (how often that is mid-write depends on the disk)
+            if attempt % 2:  # at a random moment of a save (how often that is mid-write depends on the disk)
                 delay = rng.uniform(0, cycle)
                 time.sleep(delay)  # not a synchronisation: the moment is the point
             else:  # the moment the next write's temporary file appears: mid-write, on any machine
