@@ -172,7 +172,9 @@ def train(
             correct += (logits.detach().argmax(1) == y).sum()
             window_loss += detached
             window_steps += 1
-            if window_steps == log_every:
+            # The first step reports at once: the live curve's first point (the untrained loss) is what
+            # a person waits for after Start, and it would otherwise wait log_every steps.
+            if window_steps == log_every or step == 1:
                 now = time.perf_counter()
                 elapsed = train_seconds + now - epoch_start
                 rate = window_steps * cfg.batch_size / max(now - window_start, 1e-9)

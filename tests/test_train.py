@@ -27,6 +27,16 @@ def test_mlp_learns_on_a_subset(mnist, tmp_path):
     assert len(loaded.payload["history"]["epochs"]) == 2
 
 
+def test_the_first_step_is_reported_at_once_with_the_untrained_loss(mnist):
+    # The live curve's first point is what a person waits for after Start: it must not wait for a
+    # window of steps (3 of the 188 steps of 32 here), and it starts where an untrained net is (ln 10).
+    events = []
+    train(TrainConfig(**{**SMALL, "epochs": 1, "batch_size": 32}), mnist, callback=events.append)
+    steps = [e.step for e in events if e.kind == "step"]
+    assert steps[:3] == [1, 4, 7]  # then one point per window of 3 steps, as before
+    assert 1.8 < next(e.loss for e in events if e.kind == "step") < 2.8
+
+
 @pytest.mark.slow
 def test_default_cnn_one_epoch_reaches_99_percent(mnist):
     result = train(TrainConfig(epochs=1), mnist)
