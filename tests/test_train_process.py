@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mnist_core.app.jobs import Caps, JobManager
-from mnist_core.app.train_process import TrainingProcess
+from mnist_core.app.train_process import TRAINING_NICENESS, TrainingProcess
 from mnist_core.checkpoint import read_checkpoint
 from mnist_core.config import TrainConfig
 from tests.support.fixtures import TINY
@@ -45,6 +45,15 @@ def test_a_run_trains_in_a_child_that_stays_up_for_the_next_run(jobs, tmp_path):
     jobs.start(TrainConfig(**{**TINY, "seed": 1}))
     assert finished(jobs).status == "done"
     assert jobs.runner.pid == child  # warm: torch and MNIST were not loaded again
+
+
+def test_the_child_trains_at_a_lower_priority_than_the_server(jobs):
+    # The page (drawing, polls) must not queue behind a run on a 2-core machine.
+    jobs.start(TrainConfig(**TINY))
+    assert finished(jobs).status == "done"  # the child has run its main()
+    child = jobs.runner.pid
+    gap = os.getpriority(os.PRIO_PROCESS, child) - os.getpriority(os.PRIO_PROCESS, 0)
+    assert gap == min(TRAINING_NICENESS, 19 - os.getpriority(os.PRIO_PROCESS, 0)) > 0
 
 
 def test_stop_reaches_the_child_and_keeps_the_last_completed_epoch(jobs):
