@@ -479,6 +479,28 @@ def test_demo_builds_with_the_api_names(lab):
     assert {"predict", "train", "stop", "status", "evaluate", "runs"} <= names
 
 
+def test_the_first_point_leaves_the_epoch_charts_to_the_next_tick(lab, monkeypatch):
+    # Start's follow-up draws only the step chart (fewer figures on the way to the first point); the
+    # next tick must still clear the last run's epoch charts, even if no new event came in between.
+    state = JobState(run_id=2, version=7, status="running", epochs=2, name="cnn-live")
+    state.steps_history.append({"step": 1, "epoch": 0.005, "loss": 2.3})
+
+    class Jobs:
+        def snapshot(self) -> JobState:
+            return copy.deepcopy(state)
+
+        def wait_for(self, condition, timeout=None):
+            return self.snapshot() if condition(state) else None
+
+    monkeypatch.setattr(lab.ctx, "jobs", Jobs())
+    last_run = {"version": 6, "elapsed": 0, "epochs": [1, 3]}  # the page showed run 1's three epochs
+    first = lab.curves.first_point(last_run, [], DEFAULT_NAME)
+    assert list(first[2].data[0].y) == [2.3] and first[3] == gr.skip() and first[4] == gr.skip()
+    tick = lab.curves.poll(first[-1], [], DEFAULT_NAME)  # same version: the step chart is not resent
+    assert tick[2] == gr.skip() and "No completed epoch" in tick[3].layout.annotations[0].text
+    assert lab.curves.poll(tick[-1], [], DEFAULT_NAME)[3] == gr.skip()  # and drawn once
+
+
 def test_after_start_the_first_point_is_sent_as_soon_as_the_run_has_one(
     mnist, tmp_path, monkeypatch, default_checkpoint
 ):

@@ -45,15 +45,19 @@ class CurvesTab:
     def first_point(self, seen: dict | None, overlay: list[str] | None, model: str | None) -> tuple:
         """Right after a Start: wait for the run's first step event (or its end) and answer as a tick
         does, so the first point shows as soon as it exists rather than at the next 1 s tick, which
-        came half a second later on average."""
+        came half a second later on average. Only the step chart is drawn: the epoch charts (the last
+        run's, to be cleared) are left to the next tick, off the path to the first point."""
         self.ctx.jobs.wait_for(lambda s: bool(s.steps_history) or not s.active, FIRST_POINT_WAIT)
-        return self.poll(seen, overlay, model)
+        return self.poll(seen, overlay, model, epoch_charts=False)
 
-    def poll(self, seen: dict | None, overlay: list[str] | None, model: str | None) -> tuple:
+    def poll(
+        self, seen: dict | None, overlay: list[str] | None, model: str | None, *, epoch_charts: bool = True
+    ) -> tuple:
         """Timer tick: refresh what changed since this browser's last tick (else skip every output).
 
         Outputs: progress, status, the three curves, the model picker, the overlay picker, the runs
-        table, and this browser's new `seen` state.
+        table, and this browser's new `seen` state. `epoch_charts=False` leaves the two epoch charts
+        (and `seen`'s record of them) for a later tick.
         """
         seen = dict(seen or {})
         s = self.ctx.jobs.snapshot()
@@ -66,13 +70,15 @@ class CurvesTab:
         # The step chart moves with every event; the two epoch charts only when an epoch completes.
         # Redrawing only what changed keeps the page (and a browser on this machine) off the CPU the run trains on.
         epochs = [s.run_id, len(s.epochs_history)]
+        new_version, new_epochs = seen.get("version") != s.version, epoch_charts and seen.get("epochs") != epochs
         if job_changed:
             outputs[0:2] = [progress_html(s), s.message]
-            if seen.get("version") != s.version:
-                runs = self._series(overlay, s, listing)
+        if new_version or new_epochs:
+            runs = self._series(overlay, s, listing)
+            if new_version:
                 outputs[2] = charts.step_loss_figure(runs)
-                if seen.get("epochs") != epochs:
-                    outputs[3:5] = charts.epoch_loss_figure(runs), charts.epoch_accuracy_figure(runs)
+            if new_epochs:
+                outputs[3:5] = charts.epoch_loss_figure(runs), charts.epoch_accuracy_figure(runs)
         if runs_changed:
             names = [name for name, *_ in signature]
             # The picked model is only replaced when it is gone: a value sent back would undo a pick the
@@ -83,5 +89,7 @@ class CurvesTab:
             )
             outputs[6] = gr.Dropdown(choices=names)
             outputs[7] = listing.dataframe()
-        seen.update(version=s.version, elapsed=int(s.elapsed), runs=signature, epochs=epochs)
+        seen.update(version=s.version, elapsed=int(s.elapsed), runs=signature)
+        if epoch_charts:
+            seen["epochs"] = epochs
         return (*outputs, seen)
