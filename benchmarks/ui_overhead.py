@@ -64,12 +64,17 @@ def main() -> None:
         client.predict(api_name="/random_digit")  # the app's start-up warm-up has finished
         # One warm-up run each (first-run costs: allocator, oneDNN kernels), then interleaved rounds,
         # so that the noise of a shared machine falls on both sides alike.
-        warm = engine_seconds(99, args.epochs, data), app_run(client, 99, args.epochs)
-        print(f"warm-up runs (not counted): engine {warm[0]:.2f} s, app {warm[1]:.2f} s", flush=True)
-        for seed in range(args.seeds):
-            engine.append(engine_seconds(seed, args.epochs, data))
-            app.append(app_run(client, seed, args.epochs))
-            print(f"seed {seed}: engine {engine[-1]:.2f} s, app {app[-1]:.2f} s", flush=True)
+        try:
+            warm = engine_seconds(99, args.epochs, data), app_run(client, 99, args.epochs)
+            print(f"warm-up runs (not counted): engine {warm[0]:.2f} s, app {warm[1]:.2f} s", flush=True)
+            for seed in range(args.seeds):
+                engine.append(engine_seconds(seed, args.epochs, data))
+                app.append(app_run(client, seed, args.epochs))
+                print(f"seed {seed}: engine {engine[-1]:.2f} s, app {app[-1]:.2f} s", flush=True)
+        except Exception:
+            # The client only says "the app raised": the server's log says what.
+            print("server log before the failure:\n" + server.output()[-6000:], file=sys.stderr)
+            raise
     q, e, a = statistics.median(quiet), statistics.median(engine), statistics.median(app)
     print(f"engine alone, no server running: median {q:.2f} s")
     print(
