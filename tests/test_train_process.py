@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mnist_core.app.jobs import Caps, JobManager
-from mnist_core.app.train_process import TRAINING_NICENESS, TrainingProcess
+from mnist_core.app.train_process import TRAINING_NICENESS, TrainingProcess, lower_priority
 from mnist_core.checkpoint import read_checkpoint
 from mnist_core.config import TrainConfig
 from tests.support.fixtures import TINY
@@ -51,9 +51,19 @@ def test_the_child_trains_at_a_lower_priority_than_the_server(jobs):
     # The page (drawing, polls) must not queue behind a run on a 2-core machine.
     jobs.start(TrainConfig(**TINY))
     assert finished(jobs).status == "done"  # the child has run its main()
-    child = jobs.runner.pid
-    gap = os.getpriority(os.PRIO_PROCESS, child) - os.getpriority(os.PRIO_PROCESS, 0)
-    assert gap == min(TRAINING_NICENESS, 19 - os.getpriority(os.PRIO_PROCESS, 0)) > 0
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    if ours >= 19:
+        pytest.skip("these tests already run at the lowest priority: the child cannot go lower")
+    assert os.getpriority(os.PRIO_PROCESS, jobs.runner.pid) - ours == min(TRAINING_NICENESS, 19 - ours)
+
+
+def test_a_system_that_refuses_a_lower_priority_still_trains(monkeypatch, caplog):
+    def refused(increment):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "nice", refused)
+    lower_priority()  # the child would otherwise die before its first run
+    assert "server's priority" in caplog.text
 
 
 def test_stop_reaches_the_child_and_keeps_the_last_completed_epoch(jobs):

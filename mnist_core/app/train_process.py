@@ -231,9 +231,17 @@ def main(argv: list[str] | None = None) -> None:
     # Ctrl+C in the server's terminal reaches the whole process group; the server decides, and the
     # child exits when the server closes the connection.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.nice(TRAINING_NICENESS)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s training-process %(levelname)s %(message)s")
+    lower_priority()
     serve(Connection(int(argv[0])))
+
+
+def lower_priority() -> None:
+    """Yield the CPU to the server (TRAINING_NICENESS); where the system refuses, train as before."""
+    try:
+        os.nice(TRAINING_NICENESS)
+    except OSError as exc:  # a sandbox without setpriority(2)
+        log.warning("training at the server's priority: %s", exc)
 
 
 if __name__ == "__main__":
