@@ -143,7 +143,6 @@ def estimate(cfg: TrainConfig | Mapping[str, Any], runs: Iterable[Any] = (), pro
 def probe_speed(key: tuple) -> float:
     """Training images per second of the network `key` (see speed_key) on random images: a few
     timed steps after two warm-up steps, at most PROBE_MAX_BATCH images a step. Cached per key."""
-    device, model, hidden, batch_size, batch_norm, augmented, precision = key
     keep_freed_memory()  # as train() does: untuned, this process's steps ran 20-40% slower than the run's
     # With as many threads as a training process: the app's server reads drawings on one thread, and a
     # probe on that thread measured 7.1-7.8k images/s where train() ran at 9.9-12.0k (2-core AVX2 AMD
