@@ -63,14 +63,15 @@ class CurvesTab:
         s = self.ctx.jobs.snapshot()
         listing = self.ctx.registry.listing()
         signature = _listing_signature(listing)
-        job_changed = seen.get("version") != s.version or (s.active and seen.get("elapsed") != int(s.elapsed))
+        new_version = seen.get("version") != s.version
+        job_changed = new_version or (s.active and seen.get("elapsed") != int(s.elapsed))
         runs_changed = seen.get("runs") != signature
         skip = gr.skip()
         outputs = [skip] * 8
         # The step chart moves with every event; the two epoch charts only when an epoch completes.
         # Redrawing only what changed keeps the page (and a browser on this machine) off the CPU the run trains on.
         epochs = [s.run_id, len(s.epochs_history)]
-        new_version, new_epochs = seen.get("version") != s.version, epoch_charts and seen.get("epochs") != epochs
+        new_epochs = epoch_charts and seen.get("epochs") != epochs
         if job_changed:
             outputs[0:2] = [progress_html(s), s.message]
         if new_version or new_epochs:
