@@ -8,9 +8,9 @@ drawing to the server function read_drawing): server handler time, the rest of t
 (network, HTTP, JSON), PNG encoding and rendering in the browser. For the old Sketchpad page
 (`--before DIR`, a checkout of an older commit): upload and queue-join request times.
 
-    python benchmarks/draw_latency.py --strokes 15
+    python -m benchmarks.draw_latency --strokes 15
     git archive 7e04bc1 | (mkdir -p /tmp/before && tar -x -C /tmp/before)
-    python benchmarks/draw_latency.py --strokes 15 --before /tmp/before   # interleaved before/after
+    python -m benchmarks.draw_latency --strokes 15 --before /tmp/before   # interleaved before/after
 
 Both apps run at once and the rounds alternate (old desktop, new desktop, old phone, new phone), so
 the shared machine's load drifts over both alike. Prints a table and writes JSON (--out).
@@ -29,11 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from tests.support import strokes as draw
+from tests.support.server import CHROMIUM, CHROMIUM_ARGS, AppServer
 
-from tests.support import strokes as draw  # noqa: E402
-from tests.support.server import CHROMIUM, CHROMIUM_ARGS, AppServer  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 DESKTOP = dict(viewport={"width": 1280, "height": 900})
 PHONE = dict(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True, device_scale_factor=1)

@@ -6,24 +6,20 @@ image's border is partly ink. Each digit is cropped to its ink box, resized so i
 RGBA, ink-in-alpha RGBA): the variant is drawn per digit from a seeded generator. The same digits
 with a 25% margin are the control: the edge case should read as well as they do.
 
-    python benchmarks/edge_digits.py                 # 1,000 digits, bundled model
-    python benchmarks/edge_digits.py --n 200 --json
+    python -m benchmarks.edge_digits                 # 1,000 digits, bundled model
+    python -m benchmarks.edge_digits --n 200 --json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.predict import Predictor  # noqa: E402
-from tests.support.edgeset import crop_to_ink, render, variants  # noqa: E402
+from mnist_core.data import load_mnist
+from mnist_core.predict import Predictor
+from tests.support.edgeset import crop_to_ink, render, variants
 
 
 def run(predictor: Predictor, n: int, seed: int, margin: float) -> dict:

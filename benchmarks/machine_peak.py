@@ -5,8 +5,8 @@ torch.utils.flop_counter over one forward and backward pass (convolutions and ma
 where the work is), and its time is the median over --steps real steps of `train()`'s inner loop:
 batch indexing, forward, loss, backward, fused AdamW.
 
-    python benchmarks/machine_peak.py                       # default recipe (precision auto)
-    python benchmarks/machine_peak.py --set precision=fp32  # the same in fp32
+    python -m benchmarks.machine_peak                       # default recipe (precision auto)
+    python -m benchmarks.machine_peak --set precision=fp32  # the same in fp32
 """
 
 from __future__ import annotations
@@ -23,12 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from mnist_core.config import TrainConfig  # noqa: E402
-from mnist_core.device import native_bf16, precision_autocast, uses_bf16  # noqa: E402
-from mnist_core.models import build_model  # noqa: E402
-from mnist_core.optim import Optimizer  # noqa: E402
+from mnist_core.config import TrainConfig
+from mnist_core.device import native_bf16, precision_autocast, uses_bf16
+from mnist_core.models import build_model
+from mnist_core.optim import Optimizer
 
 
 def matmul_peak(dtype: torch.dtype, size: int, repeats: int) -> float:

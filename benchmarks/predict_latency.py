@@ -1,8 +1,8 @@
 """Prediction latency: Predictor.predict on 800x800 sketches and 28x28 digits, batch test evaluation,
 and (optionally) requests per second through a running app with concurrent gradio_client clients.
 
-    python benchmarks/predict_latency.py                      # bundled model, CPU
-    python benchmarks/predict_latency.py --app-url http://127.0.0.1:7860 --clients 4 --seconds 30
+    python -m benchmarks.predict_latency                      # bundled model, CPU
+    python -m benchmarks.predict_latency --app-url http://127.0.0.1:7860 --clients 4 --seconds 30
 """
 
 from __future__ import annotations
@@ -20,16 +20,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from mnist_core.checkpoint import BUNDLED_DEFAULT, LoadedModel  # noqa: E402
-from mnist_core.config import TrainConfig  # noqa: E402
-from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.evaluate import evaluate  # noqa: E402
-from mnist_core.models import build_model  # noqa: E402
-from mnist_core.predict import DEFAULT_RECIPE, Predictor  # noqa: E402
-from tests.support.sketchset import make_sketch  # noqa: E402
+from mnist_core.checkpoint import BUNDLED_DEFAULT, LoadedModel
+from mnist_core.config import TrainConfig
+from mnist_core.data import load_mnist
+from mnist_core.evaluate import evaluate
+from mnist_core.models import build_model
+from mnist_core.predict import DEFAULT_RECIPE, Predictor
+from tests.support.sketchset import make_sketch
 
 CANVAS = 800
 
@@ -73,9 +70,9 @@ def load_predictor(checkpoint: str | None, model: str | None) -> Predictor:
 def app_throughput(
     url: str, sketches: list[np.ndarray], labels, clients: int, seconds: float, model: str | None
 ) -> dict:
-    """Requests per second through the app's `predict` API: load_test.run_load's clients, uploading
+    """Requests per second through the app's `predict` API: tests/support/load.py's clients, uploading
     the first 20 sketches as PNGs, with no training run."""
-    from load_test import run_load
+    from tests.support.load import run_load
 
     with tempfile.TemporaryDirectory() as tmp:
         images = []

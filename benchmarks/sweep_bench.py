@@ -5,8 +5,8 @@ Trains the default config once (the baseline's validation accuracy), then runs t
 sharing one study on a private PostgreSQL server (SQLite if PostgreSQL is not installed), and prints
 one JSON object per variant plus a markdown table. Checkpoints go to a temporary folder.
 
-    python benchmarks/sweep_bench.py --trials 30 --fix model=cnn,train_size=10000
-    python benchmarks/sweep_bench.py --trials 30 --skip-baseline --workers 2 --no-split-threads
+    python -m benchmarks.sweep_bench --trials 30 --fix model=cnn,train_size=10000
+    python -m benchmarks.sweep_bench --trials 30 --skip-baseline --workers 2 --no-split-threads
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from tests.support.postgres import PostgresServer, pg_bin
 
-from tests.support.postgres import PostgresServer, pg_bin  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 
 def baseline(fixed: str) -> dict:

@@ -14,7 +14,7 @@ it runs for --reference-steps steps, and the time per step is extrapolated to a 
 steps) times its epochs to the target: 2, from the example's published logs, unless
 --reference-epochs trains it for whole epochs and measures the test accuracy after each.
 
-    python benchmarks/time_to_accuracy.py --seeds 5 --target 99.0
+    python -m benchmarks.time_to_accuracy --seeds 5 --target 99.0
 """
 
 from __future__ import annotations
@@ -33,12 +33,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from mnist_core.config import TrainConfig  # noqa: E402
-from mnist_core.data import data_dir, load_mnist  # noqa: E402
-from mnist_core.device import resolve_device  # noqa: E402
-from mnist_core.train import train  # noqa: E402
+from mnist_core.config import TrainConfig
+from mnist_core.data import data_dir, load_mnist
+from mnist_core.device import resolve_device
+from mnist_core.train import train
 
 # Epochs to 99% assumed for the classic example when extrapolating (the issue cites its published
 # logs; measured here it needs more, see RESULTS.md: assuming 2 favours the reference).

@@ -7,8 +7,8 @@ MNIST, setting up (split, model, optimizer), training (`train_seconds`), evaluat
 validation and the test set), saving the checkpoint. Then the classic PyTorch example
 (time_to_accuracy.py's reference) for the ratio, measured in the same run unless told otherwise.
 
-    python benchmarks/whole_command.py --runs 5 --reference-epochs 8
-    python benchmarks/whole_command.py --runs 5 --reference-seconds 140.7   # reuse a measured figure
+    python -m benchmarks.whole_command --runs 5 --reference-epochs 8
+    python -m benchmarks.whole_command --runs 5 --reference-seconds 140.7   # reuse a measured figure
 """
 
 from __future__ import annotations
@@ -108,8 +108,7 @@ def reference(args) -> dict | None:
         return None
     import torch
 
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from time_to_accuracy import REFERENCE_EPOCHS_TO_TARGET, time_reference
+    from benchmarks.time_to_accuracy import REFERENCE_EPOCHS_TO_TARGET, time_reference
 
     return time_reference(
         torch.device("cpu"), args.reference_steps, args.reference_epochs, 0.99, REFERENCE_EPOCHS_TO_TARGET

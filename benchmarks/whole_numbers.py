@@ -5,25 +5,21 @@ jittered, light-on-dark / dark-on-white / transparent, margins from none to half
 (tests/support/numberset.py). Two gap regimes: "spaced" (0.1-0.6 digit heights between ink
 boxes) and "tight" (-0.15-0.1: slanted boxes overlap, the ink never touches).
 
-    python benchmarks/whole_numbers.py              # 500 numbers per regime, bundled model
-    python benchmarks/whole_numbers.py --n 100 --json
+    python -m benchmarks.whole_numbers              # 500 numbers per regime, bundled model
+    python -m benchmarks.whole_numbers --n 100 --json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.predict import Predictor  # noqa: E402
-from tests.support.numberset import make_number_set  # noqa: E402
+from mnist_core.data import load_mnist
+from mnist_core.predict import Predictor
+from tests.support.numberset import make_number_set
 
 REGIMES = {"spaced": (0.1, 0.6), "tight": (-0.15, 0.1)}
 

@@ -1,15 +1,16 @@
 """Many visitors at once (issue 5): 16 gradio_client clients predict for 10 s while a run trains.
 
-A short version of benchmarks/load_test.py (16 clients for 60 s, figures in docs/ROBUSTNESS.md):
-zero errors, every answer a label, the run finishes, no traceback in the server log.
+A short version of `python -m benchmarks.load_test` (16 clients for 60 s, figures in docs/ROBUSTNESS.md)
+with the same clients (tests/support/load.py): zero errors, every answer a label, the run finishes,
+no traceback in the server log.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from benchmarks.load_test import run_load
 from tests.support.fixtures import TINY
+from tests.support.load import run_load
 from tests.support.server import AppServer
 
 pytestmark = pytest.mark.slow

@@ -1,0 +1,1 @@
+"""Benchmarks a user runs again, each as `python -m benchmarks.NAME` from the repository root; figures in RESULTS.md."""
