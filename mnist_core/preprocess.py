@@ -24,7 +24,7 @@ import os
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from PIL import Image, ImageFilter, UnidentifiedImageError
@@ -47,6 +47,9 @@ MIN_GRADIENT = 8  # lighting change across the image (levels) worth correcting
 EDGE_PEAK = 6
 EDGE_TOLERANCE = 20
 EDGE_BACKGROUND = 0.3
+# A solid area reaching the edge is no digit (a dark half of a photo) unless it is a bar at least this
+# many times taller than wide: a '1' cropped to its ink (MNIST's straight 1s: 5-10 times).
+BAR_RATIO = 4
 OPAQUE_ALPHA = 128  # alpha at or above which a pixel counts as opaque
 
 # Readability: what counts as "no digit".
@@ -95,18 +98,47 @@ class InkMap:
     top: int  # the crop's first row and column in the loaded image
     left: int
     shape: tuple[int, int]  # (height, width) of the loaded image (inputs over MAX_SIDE px are downscaled)
+    source: tuple[int, int]  # (height, width) of the input itself, upright: the frame input_box answers in
+
+    def input_box(self, y0: int, x0: int, y1: int, x1: int) -> tuple[int, int, int, int]:
+        """A box of the crop (rows y0:y1, columns x0:x1) as (x0, y0, x1, y1) in the input's own pixels.
+
+        An input over MAX_SIDE px was read shrunk by an integer factor: each loaded pixel is a block of
+        factor x factor input pixels, the last block of a row or column partial (the first one, after
+        an EXIF flip), so the box grows by that partial block's shortfall to enclose every block read.
+        """
+        (height, width), (source_height, source_width) = self.shape, self.source
+        factor = round(max(source_height, source_width) / max(height, width))  # exact: the longer side is > MAX_SIDE
+
+        def span(start: int, stop: int, loaded: int, size: int) -> tuple[int, int]:
+            shortfall = loaded * factor - size
+            return max(0, start * factor - shortfall), min(size, stop * factor)
+
+        left, right = span(self.left + x0, self.left + x1, width, source_width)
+        top, bottom = span(self.top + y0, self.top + y1, height, source_height)
+        return int(left), int(top), int(right), int(bottom)
 
 
 def find_ink(image: Any) -> InkMap | None:
     """Load any supported input and find its ink; None when there is nothing that could be a digit."""
-    pixels = _to_array(image)
-    if pixels is None:
+    loaded = _to_array(image)
+    if loaded is None:
         return None
+    pixels = loaded.pixels
     found = _ink_crop(pixels)
     if found is None or not _readable(found[0], pixels.shape[:2]):
         return None
     ink, (top, left) = found
-    return InkMap(ink, top, left, pixels.shape[:2])
+    return InkMap(ink, top, left, pixels.shape[:2], loaded.source)
+
+
+def load_image(image: Any) -> np.ndarray | None:
+    """Any supported input as the uint8 array reading starts from (upright, at most MAX_SIDE px a side); None: none.
+
+    For showing an input as it was read: the one place that opens files and applies EXIF orientation.
+    """
+    loaded = _to_array(image)
+    return None if loaded is None else loaded.pixels
 
 
 def ink_to_mnist(ink: np.ndarray) -> np.ndarray | None:
@@ -125,7 +157,14 @@ def to_mnist_batch(images: Any) -> list[np.ndarray | None]:
 # with both sides at most MAX_SIDE, or None for an empty Gradio dict.
 
 
-def _to_array(image: Any) -> np.ndarray | None:
+class _Loaded(NamedTuple):
+    """A loaded input: its bounded uint8 pixels and the (height, width) of the input itself, upright."""
+
+    pixels: np.ndarray
+    source: tuple[int, int]
+
+
+def _to_array(image: Any) -> _Loaded | None:
     """Load any supported input as a uint8 array, or None for no image (None, an empty editor dict)."""
     if image is None:
         return None  # what an empty Gradio image component sends
@@ -134,10 +173,11 @@ def _to_array(image: Any) -> np.ndarray | None:
     return _load(image)
 
 
-def _load(image: Any) -> np.ndarray:
+def _load(image: Any) -> _Loaded:
     """Load one image (array, PIL image, path or encoded bytes) as a bounded uint8 array."""
     if isinstance(image, np.ndarray):
-        return _downscale_array(_from_numpy(image))
+        pixels = _from_numpy(image)
+        return _Loaded(_downscale_array(pixels), pixels.shape[:2])
     if isinstance(image, Image.Image):
         return _from_pil(image)
     if isinstance(image, (str, os.PathLike)):
@@ -149,7 +189,7 @@ def _load(image: Any) -> np.ndarray:
     )
 
 
-def _from_editor(data: dict) -> np.ndarray | None:
+def _from_editor(data: dict) -> _Loaded | None:
     """Read a Gradio Sketchpad/ImageEditor value: the composite, else the layers over the background."""
     if not {"composite", "layers", "background"} & data.keys():
         if "path" in data:
@@ -162,16 +202,16 @@ def _from_editor(data: dict) -> np.ndarray | None:
         layers.insert(0, _load(data["background"]))
     if not layers:
         return None  # nothing drawn at all
-    canvas = _as_rgba(layers[0])
+    canvas = _as_rgba(layers[0].pixels)
     for layer in layers[1:]:
-        top = _as_rgba(layer)
+        top = _as_rgba(layer.pixels)
         if top.size != canvas.size:
             # Layers share the canvas' top-left corner; pad or cut them to its size.
             padded = Image.new("RGBA", canvas.size)
             padded.paste(top, (0, 0))
             top = padded
         canvas = Image.alpha_composite(canvas, top)
-    return np.asarray(canvas)
+    return _Loaded(np.asarray(canvas), layers[0].source)
 
 
 def _pil_image(pixels: np.ndarray) -> Image.Image:
@@ -257,7 +297,7 @@ def _check_pixel_count(width: int, height: int) -> None:
         )
 
 
-def _from_file(source: str | os.PathLike | io.BytesIO, name: str | None = None) -> np.ndarray:
+def _from_file(source: str | os.PathLike | io.BytesIO, name: str | None = None) -> _Loaded:
     """Open an image file lazily, check its size from the header, then decode it."""
     label = name or os.fspath(source)
     try:
@@ -281,7 +321,7 @@ def _from_file(source: str | os.PathLike | io.BytesIO, name: str | None = None) 
         raise ImageError(f"cannot read {label}: {error} (the file may be truncated or corrupt)") from None
 
 
-def _from_pil(image: Image.Image, label: str = "the image") -> np.ndarray:
+def _from_pil(image: Image.Image, label: str = "the image") -> _Loaded:
     """Decode a PIL image (any mode, first frame) into a bounded uint8 array."""
     width, height = image.size
     if width == 0 or height == 0:
@@ -305,7 +345,8 @@ def _from_pil(image: Image.Image, label: str = "the image") -> np.ndarray:
         array = np.asarray(image)
     except _DECODE_ERRORS as error:
         raise ImageError(f"cannot decode {label}: {error} (the file may be truncated or corrupt)") from None
-    return _from_numpy(array)
+    upright = (width, height) if orientation in (5, 6, 7, 8) else (height, width)  # a quarter turn swaps the sides
+    return _Loaded(_from_numpy(array), upright)
 
 
 def _normalise_mode(image: Image.Image) -> Image.Image:
@@ -422,9 +463,17 @@ def _gray_ink(gray: np.ndarray) -> tuple[np.ndarray, tuple[slice, slice]] | None
     if box is None:
         return None
     ink = lut[gray[box]]
-    if edge and np.count_nonzero(ink >= 64) > FULL_FILL * ink.size:
+    if edge and np.count_nonzero(ink >= 64) > FULL_FILL * ink.size and not _is_bar(box, gray.shape):
         return None  # a solid area reaching the edge (a dark half of a photo), not strokes
     return ink, box
+
+
+def _is_bar(box: tuple[slice, slice], shape: tuple[int, int]) -> bool:
+    """Whether a solid box is a '1' cropped tight: a tall thin bar with paper on both sides, not a dark strip."""
+    rows, cols = box
+    height, width = rows.stop - rows.start, cols.stop - cols.start
+    # A strip of a photo's edge (a table, a shadow) lies along the left or right side of the image.
+    return height >= BAR_RATIO * width and cols.start > 0 and cols.stop < shape[1]
 
 
 def _even_lighting(gray: np.ndarray) -> np.ndarray:

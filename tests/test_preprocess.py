@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from mnist_core.predict import Predictor
 from mnist_core.preprocess import ImageError, to_mnist, to_mnist_batch
 from tests.support.sketchset import make_sketch, make_sketch_set
 
@@ -279,6 +280,35 @@ BLANKS = {
 @pytest.mark.parametrize("name", BLANKS)
 def test_blank_inputs_give_none(name):
     assert to_mnist(BLANKS[name]) is None
+
+
+def bar(height: int, width: int, left: int, bar_width: int, dark: bool = True) -> np.ndarray:
+    """A vertical bar from the top edge to the bottom edge, `bar_width` px wide from column `left`."""
+    image = np.full((height, width), 255 if dark else 0, np.uint8)
+    image[:, left : left + bar_width] = 0 if dark else 255
+    return image
+
+
+@pytest.mark.parametrize("shape", [(40, 24), (24, 40)])
+@pytest.mark.parametrize("dark", [True, False])
+def test_a_one_cropped_tight_is_read(default_checkpoint, shape, dark):
+    """Issue 19, defect 2: a '1' whose bar touches the top and bottom edges read "no digit"."""
+    height, width = shape
+    prediction = Predictor.from_checkpoint().predict(bar(height, width, width // 2 - 2, 4, dark))
+    assert prediction.digit == 1 and prediction.confidence > 0.9, prediction
+
+
+SOLID_EDGES = {
+    "dark_strip_along_the_left_side": bar(300, 300, 0, 40),
+    "dark_strip_along_the_right_side": bar(300, 300, 260, 40),
+    "wide_dark_band_across": bar(300, 300, 100, 100),
+    "horizontal_dark_band": bar(300, 300, 130, 40).T.copy(),
+}
+
+
+@pytest.mark.parametrize("name", SOLID_EDGES)
+def test_solid_areas_reaching_the_edge_that_are_no_bar_give_none(name):
+    assert to_mnist(SOLID_EDGES[name]) is None
 
 
 # --------------------------------------------------------------------------------------------
