@@ -47,6 +47,9 @@ MIN_GRADIENT = 8  # lighting change across the image (levels) worth correcting
 EDGE_PEAK = 6
 EDGE_TOLERANCE = 20
 EDGE_BACKGROUND = 0.3
+# A solid area reaching the edge is no digit (a dark half of a photo) unless it is a bar at least this
+# many times taller than wide: a '1' cropped to its ink (MNIST's straight 1s: 5-10 times).
+BAR_RATIO = 4
 OPAQUE_ALPHA = 128  # alpha at or above which a pixel counts as opaque
 
 # Readability: what counts as "no digit".
@@ -460,9 +463,17 @@ def _gray_ink(gray: np.ndarray) -> tuple[np.ndarray, tuple[slice, slice]] | None
     if box is None:
         return None
     ink = lut[gray[box]]
-    if edge and np.count_nonzero(ink >= 64) > FULL_FILL * ink.size:
+    if edge and np.count_nonzero(ink >= 64) > FULL_FILL * ink.size and not _is_bar(box, gray.shape):
         return None  # a solid area reaching the edge (a dark half of a photo), not strokes
     return ink, box
+
+
+def _is_bar(box: tuple[slice, slice], shape: tuple[int, int]) -> bool:
+    """Whether a solid box is a '1' cropped tight: a tall thin bar with paper on both sides, not a dark strip."""
+    rows, cols = box
+    height, width = rows.stop - rows.start, cols.stop - cols.start
+    # A strip of a photo's edge (a table, a shadow) lies along the left or right side of the image.
+    return height >= BAR_RATIO * width and cols.start > 0 and cols.stop < shape[1]
 
 
 def _even_lighting(gray: np.ndarray) -> np.ndarray:
