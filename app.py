@@ -1,7 +1,7 @@
 """MNIST Digit Lab: the Gradio page. Layout and wiring only; the handlers live in mnist_core/app/tabs.
 
 Run `python app.py` (flags: --host, --port, --share) and open the printed URL. The main events are
-also an API (predict, random_digit, train, stop, status, sweep, sweep_status, evaluate, runs) for `gradio_client`.
+also an API for `gradio_client`, named as the README's "API events" (tests/test_api_names.py); the rest are private.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ os.environ.setdefault("MNIST_DATA_DIR", str(Path(__file__).resolve().parent / "d
 import gradio as gr  # noqa: E402
 
 from mnist_core.app.context import AppContext  # noqa: E402
+from mnist_core.app.events import PREDICT, PRIVATE  # noqa: E402
 from mnist_core.app.gradio_compat import calm_queue  # noqa: E402
 from mnist_core.app.jobs import JobManager  # noqa: E402
 from mnist_core.app.latest import TOKEN_JS  # noqa: E402
@@ -28,8 +29,6 @@ from mnist_core.app.widgets import TrainForm  # noqa: E402
 
 # Gradio accepts uploads of any size by default: on a shared Space one visitor could fill the disk.
 MAX_UPLOAD = "50mb"
-PREDICT = dict(concurrency_id="predict", concurrency_limit=2, show_progress="hidden")
-PRIVATE = dict(api_visibility="private")
 
 
 def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:

@@ -22,6 +22,7 @@ from ...checkpoint_paths import CheckpointError
 from ...inside_pictures import LABEL_COLOURS, activations_picture, attribution_picture, filters_picture
 from ...preprocess import ImageError
 from ..context import AppContext, user_error
+from ..events import PRIVATE
 from ..images import png_file
 from ..train_process import FILTERS_SHOWN
 
@@ -122,7 +123,6 @@ class InsideTab:
     def build(self, model: gr.components.Component, tab: gr.Tab, events: dict) -> None:
         """The tab's components and events, inside app.py's `with gr.Tab("Inside")` (`events`: the
         page's concurrency settings for predictions)."""
-        private = dict(api_visibility="private")
         with gr.Row():
             with gr.Column(scale=1, min_width=300):
                 digit28, seen_step = gr.State(None), gr.State(None)
@@ -144,10 +144,10 @@ class InsideTab:
                 learn_grid = gr.Image(label="green = right, red = wrong", elem_id="learn-grid")
                 learn_filters = gr.Image(label="First-layer filters", elem_id="learn-filters")
         outs = [digit28, info, attr, layers, near, digit_map, filters]
-        image.upload(self.explain, [image, target, model], outs, preprocess=False, **private, **events)
-        random.click(self.random_digit, [target, model], outs, **private, **events)
-        target.change(self.explain, [digit28, target, model], outs, **private, **events)
-        tab.select(self.warm_index, model, None, **private)
+        image.upload(self.explain, [image, target, model], outs, preprocess=False, **PRIVATE, **events)
+        random.click(self.random_digit, [target, model], outs, **PRIVATE, **events)
+        target.change(self.explain, [digit28, target, model], outs, **PRIVATE, **events)
+        tab.select(self.warm_index, model, None, **PRIVATE)
         # API `explain` takes a plain file, so a file that is not an image gets mnist_core's message.
         api_image, api_button = gr.File(visible=False, label="image"), gr.Button(visible=False)
         api_button.click(self.api_explain, [api_image, model], [info, attr, near, layers], api_name="explain", **events)
@@ -156,7 +156,7 @@ class InsideTab:
             seen_step,
             [learn_grid, learn_filters, learn_md, seen_step],
             show_progress="hidden",
-            **private,
+            **PRIVATE,
         )
 
     def _predictor(self, model: str | None) -> Predictor:
