@@ -1,7 +1,7 @@
 """Look inside: attribution, activations, neighbours, the test-set map and its cache, the CLI.
 
 The index is built over a small slice of MNIST (2,000 training and 500 test digits) and a PCA
-map, so each test takes seconds; benchmarks/inside_*.py measure the full 60,000 / 10,000 case.
+map, so each test takes seconds; `python -m benchmarks.inside` measures the full 60,000 / 10,000 case.
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ def test_unwritable_cache_folder_still_explains(trained, small, tmp_path):
 
 
 def test_tsne_keeps_clusters_apart_and_unknown_methods_are_refused():
-    """t-SNE on 90 points of three clusters (the full-size run is benchmarks/inside_map.py)."""
+    """t-SNE on 90 points of three clusters (the full-size comparison: benchmarks/RESULTS.md, "Look inside")."""
     rng = np.random.default_rng(0)
     centres = np.eye(3, 16, dtype=np.float32) * 5
     features = embedding.unit_rows(np.repeat(centres, 30, axis=0) + rng.normal(0, 0.3, (90, 16)).astype(np.float32))
