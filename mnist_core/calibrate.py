@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from .atomic import atomic_write
 from .evaluate import predict_logits
 
 T_RANGE = (0.05, 20.0)  # the fitted T is kept inside: outside it, something is broken
@@ -104,14 +104,7 @@ def calibrate_checkpoint(path: str | os.PathLike) -> tuple[float, float, float]:
     after = expected_calibration_error(torch.softmax(test_logits / temperature, 1), data.test_labels)
     payload = torch.load(path, map_location="cpu", weights_only=True)  # raw: the config stays a plain dict
     payload["temperature"] = temperature
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    atomic_write(path, lambda fh: torch.save(payload, fh))
     return temperature, before, after
 
 

