@@ -292,8 +292,7 @@ def cmd_sweep(args, parser) -> int:
     spec = SweepSpec(args.study, args.trials, args.storage, args.vary, args.fix, args.max_seconds, args.sampler_seed)
     try:
         build_space(spec.vary, spec.fixed)  # refuse bad fields before touching storage or data
-        if spec.trials < 1:
-            raise SweepError(f"--trials: {spec.trials} is not a positive number")
+        spec.validate(flag_prefix="--")
         open_study(spec.study, spec.storage)  # refuse an unreachable database before loading MNIST
         data = load_mnist(args.data_dir, log=lambda msg: print(msg, file=sys.stderr))
         result = run_sweep(spec, data, callback=_print_sweep_event)

@@ -60,6 +60,21 @@ class SweepSpec:
     prune: bool = True
     heartbeat_seconds: int = HEARTBEAT_SECONDS  # see HEARTBEAT_SECONDS
 
+    def validate(self, flag_prefix: str = "") -> None:
+        """Raise SweepError for a study name or trial count that no sweep accepts: the one check of the
+        CLI, the app and `run_sweep`. `flag_prefix` ('--' in the CLI) names the field as its user typed it."""
+        check_study_name(self.study)
+        if self.trials < 1:
+            raise SweepError(f"{flag_prefix}trials: {self.trials} is not a positive number")
+
+
+def check_study_name(name: str) -> None:
+    """Raise SweepError unless `name` can name a study (it also names the trials' checkpoint files)."""
+    if not STUDY_NAME.match(name or ""):
+        raise SweepError(
+            f"study name {name!r}: use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit"
+        )
+
 
 @dataclass
 class SweepEvent:
@@ -175,10 +190,7 @@ def open_storage(url: str | None = None, heartbeat_seconds: int | None = None) -
 
 def open_study(name: str, storage: str | optuna.storages.BaseStorage | None = None, **kwargs: Any) -> optuna.Study:
     """Create or join the study `name` (maximising validation accuracy) in `storage`."""
-    if not STUDY_NAME.match(name or ""):
-        raise SweepError(
-            f"study name {name!r}: use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit"
-        )
+    check_study_name(name)
     if storage is None or isinstance(storage, str):
         storage = open_storage(storage)
     try:
@@ -220,8 +232,7 @@ def run_sweep(
     `error` set; the checkpoints written so far stay.
     """
     space = build_space(spec.vary, spec.fixed)
-    if spec.trials < 1:
-        raise SweepError(f"trials: {spec.trials} is not a positive number")
+    spec.validate()
     storage = open_storage(spec.storage, spec.heartbeat_seconds)
     sampler = optuna.samplers.TPESampler(seed=spec.sampler_seed)
     pruner = (

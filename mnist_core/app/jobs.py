@@ -34,7 +34,7 @@ from typing import Any
 from ..checkpoint_paths import CheckpointWriteError, check_writable, checkpoint_dir, new_run_path
 from ..config import TrainConfig
 from ..search_space import build_space
-from ..sweep import STUDY_NAME, SweepError, SweepResult, SweepSpec
+from ..sweep import SweepResult, SweepSpec
 from .train_process import RunFailed, TrainingProcess, learning_probe
 
 log = logging.getLogger(__name__)
@@ -88,10 +88,7 @@ class Caps:
         """Raise JobError (or SearchSpaceError/SweepError, naming the field) if this sweep may not run here."""
         if self.training_disabled:
             raise JobError("sweeps are disabled on this server (MNIST_TRAINING_DISABLED)")
-        if not STUDY_NAME.match(spec.study or ""):
-            raise SweepError(f"study name {spec.study!r}: use 1-64 letters, digits, '_', '.' or '-'")
-        if spec.trials < 1:
-            raise SweepError(f"trials: {spec.trials} is not a positive number")
+        spec.validate()
         if self.max_sweep_trials is not None and spec.trials > self.max_sweep_trials:
             raise JobError(f"trials: {spec.trials} is above this server's limit of {self.max_sweep_trials}")
         space = build_space(spec.vary, spec.fixed)
