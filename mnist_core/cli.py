@@ -134,11 +134,13 @@ def cmd_data(args) -> int:
 
 
 def cmd_train(args, parser) -> int:
+    from .allocator import keep_freed_memory
     from .checkpoint import checkpoint_dir, new_run_path
     from .data import load_mnist
     from .progress import ConsoleProgress
     from .train import train
 
+    keep_freed_memory()  # this process trains: steps reuse their buffers (allocator.py)
     cfg = config_from_args(parser, args)
     out = Path(args.out) if args.out else new_run_path(checkpoint_dir(), cfg)
     data = load_mnist(args.data_dir, log=lambda msg: print(msg, file=sys.stderr))
@@ -205,8 +207,8 @@ def cmd_predict(args, parser) -> int:
     rows = []
     for path in args.images:
         try:
-            if args.number:  # {"number": "2026" or None, "digits": [{"digit", "confidence", "box"}]}
-                rows.append({"input": path, **predictor.read_number(Path(path))})
+            if args.number:  # {"number": "2026" or None, "digits": [{"digit", "confidence", "box", "top3"}]}
+                rows.append({"input": path, **predictor.read_number(Path(path)).as_json()})
                 continue
             p = predictor.predict(Path(path))
             rows.append({"input": path, "digit": p.digit, "probabilities": p.probabilities})
@@ -284,11 +286,13 @@ def cmd_export(args, parser) -> int:
 def cmd_sweep(args, parser) -> int:
     import optuna
 
+    from .allocator import keep_freed_memory
     from .data import load_mnist
     from .search_space import SearchSpaceError, build_space
     from .sweep import SweepError, SweepSpec, open_study, run_sweep
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own one line per trial instead
+    keep_freed_memory()  # this process trains the trials (allocator.py)
     spec = SweepSpec(args.study, args.trials, args.storage, args.vary, args.fix, args.max_seconds, args.sampler_seed)
     try:
         build_space(spec.vary, spec.fixed)  # refuse bad fields before touching storage or data

@@ -22,7 +22,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .allocator import keep_freed_memory
 from .augment import random_affine
 from .config import TrainConfig
 from .device import precision_autocast, resolve_device, threads, training_threads, uses_bf16
@@ -143,7 +142,8 @@ def estimate(cfg: TrainConfig | Mapping[str, Any], runs: Iterable[Any] = (), pro
 def probe_speed(key: tuple) -> float:
     """Training images per second of the network `key` (see speed_key) on random images: a few
     timed steps after two warm-up steps, at most PROBE_MAX_BATCH images a step. Cached per key."""
-    keep_freed_memory()  # as train() does: untuned, this process's steps ran 20-40% slower than the run's
+    # Untuned, glibc's malloc made these steps 20-40% slower than the run's: the process that probes
+    # sets it as the training process does (allocator.py; the app's server at warm-up).
     # With as many threads as a training process: the app's server reads drawings on one thread, and a
     # probe on that thread measured 7.1-7.8k images/s where train() ran at 9.9-12.0k (2-core AVX2 AMD
     # EPYC, default recipe, 3 interleaved rounds), so every estimate was about 1.5x too long.

@@ -18,7 +18,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .allocator import keep_freed_memory
 from .augment import random_affine
 from .calibrate import fit_temperature
 from .checkpoint import save_checkpoint
@@ -104,7 +103,6 @@ def train(
     adds plain keys to the checkpoint (a sweep's study and trial).
     """
     cfg.validate()
-    keep_freed_memory()  # steps reuse their buffers instead of faulting them in afresh (allocator.py)
     device = resolve_device(cfg.device)
     data = data or load_mnist_cached()
     emit = callback or (lambda event: None)

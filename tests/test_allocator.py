@@ -1,70 +1,119 @@
 """allocator.keep_freed_memory: after it, glibc serves a step-sized block from the heap instead of a
-fresh mmap() (the page faults it saves per step are what made a fresh process's first epoch slower)."""
+fresh mmap() (the page faults it saves per step are what made a fresh process's first epoch slower).
+
+Library code leaves the process's malloc alone; the processes that train set it before their first step:
+the CLI's train and sweep, the app's training child, and the app's server (its speed probe times steps).
+Each case runs in a fresh interpreter (malloc's thresholds are per process) and, where training would
+begin, reports how many bytes glibc mmap()ed for an 8 MiB block, as a step allocates for its activations.
+"""
 
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from mnist_core.allocator import _glibc
 
-# In a fresh interpreter (malloc's thresholds are per process): malloc an 8 MiB block, as a training
-# step does for its activations, and report how many bytes glibc mmap()ed for it (mallinfo2().hblkhd).
-PROBE = """
+pytestmark = pytest.mark.skipif(not _glibc(), reason="mallopt thresholds are glibc's")
+
+ROOT = Path(__file__).resolve().parent.parent
+STEP_BLOCK = 8 << 20
+
+# report(): malloc a step-sized block, print how much of it was mmap()ed (mallinfo2().hblkhd), exit.
+REPORT = """
 import ctypes, json, sys
-from mnist_core.allocator import keep_freed_memory
 FIELDS = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()
 class MallInfo2(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in FIELDS]
 libc = ctypes.CDLL(None)
 libc.mallinfo2.restype, libc.malloc.restype = MallInfo2, ctypes.c_void_p
-tuned = keep_freed_memory() if sys.argv[1] == "tuned" else None
-before = libc.mallinfo2().hblkhd
-block = libc.malloc(8 << 20)
-mapped = libc.mallinfo2().hblkhd - before
-libc.free(ctypes.c_void_p(block))
-print(json.dumps({"tuned": tuned, "mapped": mapped}))
+def report(*args, **kwargs):
+    before = libc.mallinfo2().hblkhd
+    block = libc.malloc(8 << 20)  # STEP_BLOCK
+    mapped = libc.mallinfo2().hblkhd - before
+    libc.free(ctypes.c_void_p(block))
+    print(json.dumps({"mapped": mapped}), flush=True)
+    raise SystemExit(0)
 """
 
 
-def _probe(mode: str) -> dict:
+def _mapped(body: str) -> int:
+    """Run REPORT + body in a fresh interpreter; the bytes mmap()ed for the step block when report() ran."""
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, mode],
+        [sys.executable, "-c", REPORT + body],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
+        cwd=ROOT,
         env={k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUNABLES"))},
     )
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])["mapped"]
 
 
-@pytest.mark.skipif(not _glibc(), reason="mallopt thresholds are glibc's")
+UNTUNED = pytest.approx(STEP_BLOCK, rel=0.01)  # glibc's default: a block this large is mmap()ed
+
+
 def test_a_step_sized_block_comes_from_the_heap_once_tuned():
-    assert _probe("default") == {"tuned": None, "mapped": pytest.approx(8 << 20, rel=0.01)}  # glibc's default
-    assert _probe("tuned") == {"tuned": True, "mapped": 0}
+    assert _mapped("report()") == UNTUNED
+    assert _mapped("from mnist_core.allocator import keep_freed_memory\nassert keep_freed_memory()\nreport()") == 0
 
 
-def test_training_tunes_the_allocator(mnist):
-    from mnist_core.allocator import keep_freed_memory
-    from mnist_core.config import TrainConfig
-    from mnist_core.train import train
+def test_library_training_leaves_malloc_alone():
+    body = """
+from mnist_core.config import TrainConfig
+from mnist_core.data import load_mnist
+from mnist_core.train import train
+train(TrainConfig(model="mlp", hidden_sizes="16", train_size=512, val_size=0, batch_size=256), load_mnist())
+report()
+"""
+    assert _mapped(body) == UNTUNED
 
-    keep_freed_memory.cache_clear()
-    train(TrainConfig(model="mlp", hidden_sizes="16", train_size=512, val_size=0, batch_size=256), mnist)
-    assert keep_freed_memory.cache_info().currsize == 1  # set before the first step
-    assert keep_freed_memory() is _glibc()
+
+def test_the_cli_tunes_malloc_before_training():
+    body = """
+import mnist_core.data, mnist_core.train
+from mnist_core.cli import main
+mnist_core.data.load_mnist = lambda *args, **kwargs: None
+mnist_core.train.train = report
+main(["train", "--model", "mlp", "--epochs", "1"])
+"""
+    assert _mapped(body) == 0
 
 
-def test_the_speed_probe_tunes_the_allocator_as_training_does():
+def test_the_cli_sweep_tunes_malloc_before_training():
+    body = """
+import mnist_core.data, mnist_core.sweep
+from mnist_core.cli import main
+mnist_core.data.load_mnist = lambda *args, **kwargs: None
+mnist_core.sweep.open_study = lambda *args, **kwargs: None
+mnist_core.sweep.run_sweep = report
+main(["sweep", "--study", "s", "--trials", "1"])
+"""
+    assert _mapped(body) == 0
+
+
+def test_the_training_child_tunes_malloc_before_serving():
+    body = """
+from mnist_core.app import train_process
+train_process.serve = report
+train_process.main(["0"])
+"""
+    assert _mapped(body) == 0
+
+
+def test_the_server_tunes_malloc_at_warm_up_for_its_speed_probe():
     """The Train tab's estimate times steps in the server process, where nothing else trains: untuned,
     they ran 20-40% slower than the run the estimate is for."""
-    from mnist_core.allocator import keep_freed_memory
-    from mnist_core.estimate import probe_speed
-
-    keep_freed_memory.cache_clear()
-    probe_speed.cache_clear()
-    probe_speed(("cpu", "mlp", "16", 32, False, False, "fp32"))
-    assert keep_freed_memory.cache_info().currsize == 1
+    body = """
+from types import SimpleNamespace
+from mnist_core.app.context import AppContext
+idle = SimpleNamespace(warm_up=lambda: None, predictor=lambda name: None)
+AppContext.data = lambda self: None
+AppContext(idle, idle).warm_up()
+report()
+"""
+    assert _mapped(body) == 0

@@ -40,13 +40,17 @@ class AppContext:
 
         The server's own work (a drawing, an explanation) runs on one torch thread: training has its
         own process, and two intra-op threads fighting it for two cores made a 4-digit read 66-78 ms
-        instead of 6-10 ms, an explanation 1.9 s instead of 87 ms (benchmarks/RESULTS.md)."""
+        instead of 6-10 ms, an explanation 1.9 s instead of 87 ms (benchmarks/RESULTS.md). Its malloc is
+        set as the training process's: the Train tab's speed probe times training steps here, and untuned
+        they ran 20-40% slower than the run they estimate (allocator.py)."""
         import torch
 
+        from ..allocator import keep_freed_memory
         from ..device import training_threads
 
         training_threads()  # torch's default, which the training child keeps: read before lowering ours
         torch.set_num_threads(1)
+        keep_freed_memory()
         try:
             self.jobs.warm_up()
             self.registry.predictor(None)

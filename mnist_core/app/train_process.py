@@ -30,6 +30,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from ..allocator import keep_freed_memory
 from ..config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -233,6 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s training-process %(levelname)s %(message)s")
     lower_priority()
+    keep_freed_memory()  # this process trains: steps reuse their buffers (allocator.py)
     serve(Connection(int(argv[0])))
 
 
