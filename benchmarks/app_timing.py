@@ -113,8 +113,10 @@ def ui_overhead(seeds: int, epochs: int, browser: bool) -> None:
     from gradio_client import Client
     from playwright.sync_api import sync_playwright
 
+    from mnist_core.allocator import keep_freed_memory
     from mnist_core.data import load_mnist
 
+    keep_freed_memory()  # the engine here as in the app's training process (allocator.py)
     data = load_mnist(log=lambda m: None)
     engine_seconds(99, epochs, data)  # warm-up
     quiet = [engine_seconds(seed, epochs, data) for seed in range(seeds)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from mnist_core.allocator import keep_freed_memory
 from mnist_core.data import load_mnist_cached
 from mnist_core.estimate import estimate, probe_speed
 from mnist_core.presets import PRESETS
@@ -27,6 +28,7 @@ def main() -> None:
     unknown = [name for name in names if name not in PRESETS]
     if unknown:
         parser.error(f"unknown preset(s) {', '.join(unknown)}; known: {', '.join(PRESETS)}")
+    keep_freed_memory()  # as the app's server (the probe) and its training process (the run) do
     data = load_mnist_cached(log=lambda message: None)
     for _ in range(args.rounds):
         for name in names:

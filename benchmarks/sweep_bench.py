@@ -27,9 +27,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 def baseline(fixed: str) -> dict:
     """Validation accuracy of the defaults (with the sweep's fixed fields) and the seconds it took."""
+    from mnist_core.allocator import keep_freed_memory
     from mnist_core.search_space import build_space
     from mnist_core.train import train
 
+    keep_freed_memory()  # as the sweep's workers (the CLI) do before training (allocator.py)
     cfg = build_space(None, fixed).base
     started = time.perf_counter()
     result = train(cfg)

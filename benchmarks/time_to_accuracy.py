@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mnist_core.allocator import keep_freed_memory
 from mnist_core.config import TrainConfig
 from mnist_core.data import data_dir, load_mnist
 from mnist_core.device import resolve_device
@@ -192,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
 
+    keep_freed_memory()  # as the CLI and the app's training process do before training (allocator.py)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
