@@ -383,7 +383,13 @@ def _train_trial(study, trial, space: SearchSpace, spec: SweepSpec, data, emit, 
     extra = {CHECKPOINT_KEY: {"study": study.study_name, "trial": number}}
     try:
         result = train(
-            cfg, data, on_train, trial_stop, checkpoint_path=path, val_points=spec.val_points, checkpoint_extra=extra
+            cfg,
+            data,
+            callback=on_train,
+            stop=trial_stop,
+            checkpoint_path=path,
+            val_points=spec.val_points,
+            checkpoint_extra=extra,
         )
     except (ValueError, CheckpointWriteError) as exc:
         return _finish(study, trial, emit, params, TrialState.FAIL, None, _first_line(exc)), "error"

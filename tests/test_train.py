@@ -6,7 +6,7 @@ import torch
 from mnist_core.augment import random_affine
 from mnist_core.checkpoint import load_model
 from mnist_core.config import TrainConfig
-from mnist_core.train import train
+from mnist_core.train import TrainEvent, train
 
 SMALL = dict(model="mlp", hidden_sizes="64", train_size=6000, val_size=1000, epochs=2, batch_size=128)
 
@@ -50,6 +50,14 @@ def test_same_seed_same_result(mnist):
         assert torch.equal(x, y), name
     c = train(cfg.replace(seed=1), mnist)
     assert not torch.equal(a.model.state_dict()["2.weight"], c.model.state_dict()["2.weight"])
+
+
+def test_hooks_and_events_are_given_by_keyword(mnist):
+    """A callback passed where the stop flag goes, or an event's fields in the wrong order, fail loudly."""
+    with pytest.raises(TypeError):
+        train(TrainConfig(**SMALL), mnist, print)
+    with pytest.raises(TypeError):
+        TrainEvent("step", 1, 2, 3, 4, 0.5, 0.1)
 
 
 def test_stop_keeps_the_last_completed_epoch(mnist, tmp_path):
