@@ -156,7 +156,7 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
                 runs_tab_ui.select(runs_tab.runs_table, None, [table, runs_note], **PRIVATE)
                 table.select(runs_tab.choose_run, None, [model, runs_note], **PRIVATE)
                 load_btn = gr.Button("Load the active run into Train", elem_id="load-run")
-                load_btn.click(train_tab.load_run, model, [*fill, tabs], **PRIVATE)
+                load_btn.click(train_tab.load_run, [form.token, model], [*fill, tabs], js=TOKEN_JS, **PRIVATE)
 
         seen = gr.State({})
         poll_outs = [progress, status, *curve_plots, model, overlay, table, seen]
@@ -179,8 +179,7 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
         )
         model.change(None, js="() => { window.drawPad?.send(true); }")  # re-read the drawing
         demo.load(curves_tab.curve_figures, overlay, curve_plots, **PRIVATE)
-        url_outputs = [*fill, tabs, form.estimate]
-        demo.load(train_tab.from_url, form.token, url_outputs, js=TOKEN_JS, show_progress="hidden", **PRIVATE)
+        demo.load(train_tab.from_url, form.token, [*fill, tabs], js=TOKEN_JS, show_progress="hidden", **PRIVATE)
     return demo
 
 

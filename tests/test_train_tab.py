@@ -10,6 +10,7 @@ import torch
 
 from mnist_core.app.jobs import Caps, JobManager
 from mnist_core.app.registry import DEFAULT_NAME
+from mnist_core.app.tabs.train import ESTIMATE_AT, FILL_SIZE
 from mnist_core.app.widgets import (
     CONTROLLERS,
     DEPENDENTS,
@@ -19,9 +20,10 @@ from mnist_core.app.widgets import (
     from_log10,
     scaled_fields,
     to_scale,
+    typed,
 )
 from mnist_core.checkpoint import save_checkpoint
-from mnist_core.config import TrainConfig, applicable, pow2_values
+from mnist_core.config import TrainConfig, applicable, describe_range, pow2_values
 from mnist_core.models import build_model
 from mnist_core.presets import PRESETS, preset_values
 from tests.support.fixtures import FINISHED, TINY, fake_checkpoint
@@ -40,9 +42,15 @@ def unpack(outputs: list) -> tuple[str, dict, list, object]:
     return preset, values, sliders, rest[len(NAMES) + len(scaled_fields())]
 
 
+def derived(outputs: list) -> tuple[str, str, str, set[str]]:
+    """What a fill derives from its values: the preset note, the estimate, the query, the visible dependents."""
+    note, estimate, query, *shown = outputs[ESTIMATE_AT - 1 : FILL_SIZE]
+    return note, estimate, query, {name for name, update in zip(DEPENDENTS, shown) if update["visible"]}
+
+
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_a_preset_fills_every_field_and_both_scale_sliders(lab, name):
-    preset, values, sliders, note = unpack(lab.train.apply_preset(name))
+    preset, values, sliders, note = unpack(first(lab.train.apply_preset(None, name)))
     assert preset == name and values == preset_values(name)
     assert sliders == [round(math.log10(values["lr"]), 2), round(math.log2(values["batch_size"]))]
     assert note.visible is False  # the note about an earlier link goes away
@@ -50,28 +58,32 @@ def test_a_preset_fills_every_field_and_both_scale_sliders(lab, name):
 
 def test_a_preset_above_the_servers_epoch_cap_is_lowered_and_says_so(lab, monkeypatch):
     monkeypatch.setattr(lab.ctx, "jobs", JobManager(caps=Caps(max_epochs=3)))
-    _, values, _, note = unpack(lab.train.apply_preset("cnn_large_best"))
+    _, values, _, note = unpack(first(lab.train.apply_preset(None, "cnn_large_best")))
     assert values["epochs"] == 3 and "lowered from 20 to this server's limit of 3" in note.value
 
 
 def test_an_unknown_preset_is_a_readable_error(lab):
     with pytest.raises(gr.Error, match="not one of cnn_fast"):
-        lab.train.apply_preset("resnet")
+        first(lab.train.apply_preset(None, "resnet"))
 
 
 def test_a_shared_url_fills_the_form_and_opens_the_train_tab(lab):
     outputs = lab.train.from_query({"preset": "mlp_classic", "epochs": "3", "__theme": "dark"})
-    preset, values, _, note = unpack(outputs[:-2])
+    preset, values, _, note = unpack(outputs)
     assert preset == "mlp_classic" and values == {**preset_values("mlp_classic"), "epochs": 3}
-    assert note.visible is False and outputs[-2].selected == "train"
-    assert "1,290 steps" in outputs[-1]  # the estimate of the filled form
+    assert note.visible is False and outputs[-1].selected == "train"
+    # The note, estimate, address bar and visibility come with the values, derived from exactly them.
+    preset_note, estimate, query, shown = derived(outputs)
+    assert preset_note.startswith("**Modified** (epochs) from: ") and query == "preset=mlp_classic&epochs=3"
+    assert "1,290 steps (430 per epoch)" in estimate  # the estimate of the filled form
+    assert shown == {name for name in DEPENDENTS if applicable(values, name)} and "momentum" in shown
 
 
 def test_a_bad_url_loads_the_rest_and_names_each_ignored_part(lab):
     outputs = lab.train.from_query({"epochs": "3", "bogus": "1", "lr": "99", "preset": "nope"})
-    preset, values, _, note = unpack(outputs[:-2])
+    preset, values, _, note = unpack(outputs)
     assert values == {**TrainConfig().to_dict(), "epochs": 3} and preset == "cnn_fast"
-    assert note.visible is True and outputs[-2].selected == "train"
+    assert note.visible is True and outputs[-1].selected == "train"
     for part in ("'bogus' is not a training setting", "lr: 99.0 is outside", "preset 'nope' is unknown"):
         assert part in note.value
 
@@ -79,7 +91,8 @@ def test_a_bad_url_loads_the_rest_and_names_each_ignored_part(lab):
 @pytest.mark.parametrize("query", [{}, {"__theme": "dark"}, {"view": "api"}])
 def test_a_url_without_training_settings_changes_nothing(lab, query):
     # The Draw tab stays the landing tab and the form keeps its defaults; only the estimate is given.
-    *outputs, estimate = lab.train.from_query(query)
+    outputs = lab.train.from_query(query)
+    estimate = outputs.pop(ESTIMATE_AT)
     steps = -(-TrainConfig().train_images // TrainConfig().batch_size)
     assert all(output == gr.skip() for output in outputs) and f"{steps} steps ({steps} per epoch)" in estimate
 
@@ -134,14 +147,14 @@ def test_the_scale_sliders_and_their_numbers_agree_both_ways():
 
 def test_load_run_fills_the_form_with_its_config_and_opens_the_train_tab(lab):
     path = fake_checkpoint(lab.folder / "mine.pt", optimizer="sgd", lr=0.2, batch_size=32)
-    outputs = lab.train.load_run(path.stem)
-    preset, values, sliders, note = unpack(outputs[:-1])
+    outputs = first(lab.train.load_run(None, path.stem))
+    preset, values, sliders, note = unpack(outputs)
     assert values == TrainConfig(**{**TINY, "optimizer": "sgd", "lr": 0.2, "batch_size": 32}).to_dict()
     assert preset in PRESETS and sliders[1] == 5 and "mine" in note.value and outputs[-1].selected == "train"
-    _, bundled, _, _ = unpack(lab.train.load_run(DEFAULT_NAME)[:-1])
+    _, bundled, _, _ = unpack(first(lab.train.load_run(None, DEFAULT_NAME)))
     assert bundled["model"] == "cnn_large"
     with pytest.raises(gr.Error, match="unknown model"):
-        lab.train.load_run("../etc/passwd")
+        first(lab.train.load_run(None, "../etc/passwd"))
 
 
 def test_the_estimate_uses_earlier_runs_else_probes_but_never_while_a_run_trains(lab, monkeypatch):
@@ -193,3 +206,63 @@ def test_the_form_groups_fields_and_shows_the_basic_ones_first(lab):
     # Under the defaults (AdamW, one-cycle, CNN): no momentum, Nesterov, step schedule or hidden sizes.
     hidden = {n for n, c in form.containers.items() if c.visible is False}
     assert hidden == {"hidden_sizes", "momentum", "nesterov", "step_size", "gamma"}
+
+
+def test_an_answer_computed_while_a_newer_request_came_in_is_dropped(lab, monkeypatch):
+    """The currency of a request is checked after its answer is computed, just before it goes out: a
+    half-filled form's answer, slow to compute (the first estimate loads torch), must not land after the
+    answer about the finished form that came in meanwhile."""
+    half_filled = {**preset_values("mlp_classic"), "epochs": 1}
+    compute = lab.train._estimate
+
+    def slow(cfg, probe):  # while the older answer is being computed, the newer request comes in
+        if cfg.epochs == 1:
+            assert len(list(lab.train.form_changed("page:2", "mlp_classic", *finished.values()))) == 2
+        return compute(cfg, probe)
+
+    finished = {**half_filled, "epochs": 3}
+    monkeypatch.setattr(lab.train, "_estimate", slow)
+    assert list(lab.train.form_changed("page:1", "mlp_classic", *half_filled.values())) == []
+    assert list(lab.train.apply_preset("page:1", "mlp_classic")) == []  # a fill's answer likewise
+
+
+def test_a_fill_asks_nothing_about_the_form_as_the_browser_applies_it(lab):
+    """Only what the visitor changes (`.input`) asks for the note, estimate and address; a fill (preset,
+    link, run) gives them itself, from the values it fills: the browser applies a fill one widget at a
+    time, and each `.change` would ask about a half-filled form whose answer could land last."""
+    import app as app_module
+
+    demo = app_module.build_demo(lab.ctx.jobs, lab.ctx.registry)
+    handlers = {"form_changed", "visibility", "apply_preset", "from_url", "load_run"}
+    events: dict[str, set[str]] = {}
+    for fn in demo.fns.values():
+        name = getattr(fn.fn, "__name__", "")
+        if name in handlers:
+            events.setdefault(name, set()).update(event for _, event in fn.targets)
+    assert events["form_changed"] == {"input", "then"} and events["visibility"] == {"input"}
+    assert events["apply_preset"] == {"input"} and events["from_url"] == {"load"}
+    estimate_id = next(c._id for c in demo.blocks.values() if getattr(c, "elem_id", None) == "estimate")
+    fills = [
+        fn for fn in demo.fns.values() if getattr(fn.fn, "__name__", "") in {"apply_preset", "from_url", "load_run"}
+    ]
+    assert len(fills) == 3 and all(estimate_id in [o._id for o in fn.outputs] for fn in fills)
+
+
+def test_a_typed_value_outside_its_range_reaches_the_form_which_names_the_range(lab):
+    """lr = 50 typed in its Number: no error from the widget (gr.Number refuses it before any handler, with
+    an error badge and a server traceback); the field and the estimate say the range, from TrainConfig."""
+    allowed = describe_range(TrainConfig.__dataclass_fields__["lr"])
+    with gr.Blocks():
+        form = TrainForm(lab.ctx.jobs.caps)
+        form.build_top()
+        form.build_more()
+    assert form.widgets["lr"].preprocess(50.0) == 50.0 and form.widgets["seed"].preprocess(-1) == -1
+    assert (form.widgets["lr"].minimum, form.widgets["lr"].maximum) == (1e-5, 10.0)  # the browser keeps the range
+    slider, info = typed("lr", 50.0)
+    assert slider == gr.skip() and f"lr: 50.0 is outside the allowed range {allowed}" in info["info"]
+    slider, info = typed("lr", 0.01)
+    assert slider == -2 and info["info"] == form.widgets["lr"].info  # back to what the field is
+    values = {**TrainConfig().to_dict(), "lr": 50.0}
+    answers = list(lab.train.form_changed(None, "cnn_fast", *values.values()))
+    assert len(answers) == 1 and answers[0][0] == answers[0][2] == gr.skip()  # note and address stay
+    assert f"**Not valid yet:** lr: 50.0 is outside the allowed range {allowed}" == answers[0][1]

@@ -1,11 +1,11 @@
 """Latest-wins for answers about a form that changes faster than they come back.
 
-When a preset or a link fills the Train form, the browser applies the new values one widget at a
-time and each widget's change sends the form as it is at that moment: several requests, most of
-them about half-filled forms, answered concurrently. An answer that takes longer (a speed probe)
-can then land after the answer about the finished form and leave a wrong estimate on the page.
-Each request therefore carries a token "<page>:<n>" counted up in the browser (`TOKEN_JS`), and a
-handler yields only while its token is still the newest of its page.
+Each change the visitor makes to the Train form sends the whole form, and the requests are answered
+concurrently: an answer that takes longer (the first estimate loads torch; a speed probe) could land
+after the answer about a newer form and leave a wrong note, estimate or address on the page. Each
+request therefore carries a token "<page>:<n>" counted up in the browser (`TOKEN_JS`), and a handler
+sends an answer only while its token is still the newest of its page, checked when the answer is
+ready. (A fill, from a preset, a link or a run, sends no such requests: it derives them itself.)
 """
 
 from __future__ import annotations

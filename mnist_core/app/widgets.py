@@ -10,12 +10,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import gradio as gr
 
-from ..config import applicable, basic_fields, describe_range, field_groups, field_type, fields
+from ..config import applicable, basic_fields, describe_range, field_groups, field_type, fields, parse_value
 from ..presets import DEFAULT_PRESET, PRESETS
+from .events import PRIVATE
 from .jobs import Caps
 from .latest import TOKEN_JS
 
@@ -51,8 +53,9 @@ def scaled_fields() -> list[str]:
 
 
 def to_scale(name: str, value: float | None) -> float:
-    """The slider position of a field's value; no change for an empty or non-positive one."""
-    if not value or value <= 0:
+    """The slider position of a field's value; no change for an empty one or one outside the field's range."""
+    m = _FIELDS[name].metadata
+    if value is None or not m["min"] <= value <= m["max"]:
         return gr.skip()
     if scale_of(_FIELDS[name]) == "log2":
         return round(math.log2(value))
@@ -72,6 +75,34 @@ def from_log2(exponent: float) -> int:
 def to_log10(value: float | None) -> float:
     """The log10 slider position of a typed value; no change for an empty or non-positive one."""
     return to_scale("lr", value)
+
+
+def field_info(name: str) -> str:
+    """A Number's line under its label: what the field is and its range (TrainConfig's metadata)."""
+    f = _FIELDS[name]
+    return f"{f.metadata['help']}; allowed: {describe_range(f)}"
+
+
+def typed(name: str, value: float | None) -> list:
+    """After a value is typed in a scaled field's Number: the slider moves to it, and the line under the
+    field says what is wrong with it (e.g. outside its range), or again what the field is once it is fine."""
+    try:
+        parse_value(name, value)
+    except ValueError as exc:
+        return [gr.skip(), gr.update(info=f"⚠️ {exc}")]
+    return [to_scale(name, value), gr.update(info=field_info(name))]
+
+
+class RangeNumber(gr.Number):
+    """A Number whose range is shown (and kept by its arrows) in the browser, but a typed value outside it
+    still reaches the handlers, which name the range (TrainConfig validates): gr.Number would refuse it
+    before any handler runs, with an error badge on its outputs and a traceback in the server's log."""
+
+    is_template = True  # drawn by the browser as a plain Number
+
+    def preprocess(self, payload: float | None) -> float | int | None:
+        """The typed value, rounded to the precision; not range-checked here."""
+        return None if payload is None else self.round_to_precision(payload, self.precision)
 
 
 _FIELDS = {f.name: f for f in fields()}
@@ -96,6 +127,7 @@ class TrainForm:
     widgets: dict[str, gr.Component] = field(default_factory=dict)  # field -> widget (elem_id hp-<field>)
     scales: dict[str, gr.Slider] = field(default_factory=dict)  # field -> its log10/log2 slider
     containers: dict[str, gr.Component | gr.Column] = field(default_factory=dict)  # what (un)hides a field
+    slid: dict[str, Any] = field(default_factory=dict)  # field -> the event of its scale slider moved by hand
 
     def build_top(self) -> None:
         """The preset picker with its note, the basic fields in one row, and the estimate line."""
@@ -136,25 +168,36 @@ class TrainForm:
 
     @property
     def fill_outputs(self) -> list[gr.Component]:
-        """What a preset, a URL or a run fills: the preset, every field, the scale sliders, the URL note."""
-        return [self.preset, *self.widgets.values(), *(self.scales[n] for n in scaled_fields()), self.url_note]
+        """What a preset, a URL or a run fills (TrainTab.fill): the preset, every field, the scale sliders,
+        the URL note, then what follows from the filled values: the preset note, the estimate, the query
+        for the address bar and each dependent field's visibility."""
+        dependents = [self.containers[n] for n in DEPENDENTS]
+        scales = [self.scales[n] for n in scaled_fields()]
+        derived = [self.preset_note, self.estimate, self.query, *dependents]
+        return [self.preset, *self.widgets.values(), *scales, self.url_note, *derived]
 
     def wire(self, tab: Any) -> None:
-        """Wire the form to the Train tab's handlers (`tab`: a tabs.train.TrainTab): a chosen preset fills
-        every widget; a change of a controlling field shows or hides the fields that depend on it; any
-        change updates the preset note, the instant estimate and the address bar, then probes the speed
-        when no earlier run gives it (TrainTab.form_changed), each request numbered in the browser."""
-        quiet = dict(api_visibility="private", show_progress="hidden")
-        self.preset.input(tab.apply_preset, self.preset, self.fill_outputs, **quiet)
+        """Wire the form to the Train tab's handlers (`tab`: a tabs.train.TrainTab). A chosen preset fills
+        every widget together with the note, estimate, address bar and visibility that follow from it
+        (TrainTab.apply_preset), as a link and a loaded run do. Only what the visitor changes asks again
+        (`.input`, never `.change`): a fill applied one widget at a time would otherwise send a request
+        about each half-filled form, and the answer about one of them could land last. A change of a
+        controlling field shows or hides the fields that depend on it; any change updates the preset note,
+        the instant estimate and the address bar, then probes the speed when no earlier run gives it
+        (TrainTab.form_changed), each request numbered in the browser."""
+        quiet = dict(**PRIVATE, show_progress="hidden")
+        many = dict(concurrency_limit=None, concurrency_id="train-form")  # these handlers only read
+        self.preset.input(tab.apply_preset, [self.token, self.preset], self.fill_outputs, js=TOKEN_JS, **many, **quiet)
         controllers = [self.widgets[n] for n in CONTROLLERS]
         dependents = [self.containers[n] for n in DEPENDENTS]
-        gr.on([w.change for w in controllers], tab.visibility, controllers, dependents, **quiet)
+        gr.on([w.input for w in controllers], tab.visibility, controllers, dependents, **quiet)
         inputs = self.inputs
         outputs = [self.preset_note, self.estimate, self.query]
-        # Several visitors' forms may be answered at once: these handlers only read (a probe takes a lock).
-        many = dict(trigger_mode="always_last", concurrency_limit=None, concurrency_id="train-form")
-        triggers = [w.change for w in inputs]
-        gr.on(triggers, tab.form_changed, [self.token, *inputs], outputs, js=TOKEN_JS, **many, **quiet)
+        triggers = [w.input for w in self.widgets.values()]
+        changed = dict(fn=tab.form_changed, inputs=[self.token, *inputs], outputs=outputs, js=TOKEN_JS)
+        gr.on(triggers, **changed, trigger_mode="always_last", **many, **quiet)
+        for moved in self.slid.values():  # a dragged scale slider sets its Number from the server: then ask
+            moved.then(**changed, **many, **quiet)
         self.query.change(None, self.query, js=REPLACE_URL_JS)
 
     @property
@@ -166,8 +209,11 @@ class TrainForm:
         visible = applicable({}, f.name)  # under the defaults; the app updates it as the choices change
         if scale_of(f):
             with gr.Column(min_width=min_width, visible=visible) as column:
-                self.widgets[f.name], self.scales[f.name] = scaled_number(f, self.caps)
+                number, slider = self.widgets[f.name], self.scales[f.name] = scaled_number(f, self.caps)
             self.containers[f.name] = column
+            convert = from_log2 if scale_of(f) == "log2" else from_log10
+            self.slid[f.name] = slider.input(convert, slider, number, queue=False, **PRIVATE)
+            number.input(partial(typed, f.name), number, [slider, number], queue=False, **PRIVATE)
         else:
             self.widgets[f.name] = self.containers[f.name] = field_widget(f, self.caps, min_width, visible)
 
@@ -195,7 +241,7 @@ def field_widget(f: dataclasses.Field, caps: Caps, min_width: int = 200, visible
     if f.name == "epochs" and caps.max_epochs is not None:
         hi = min(hi, caps.max_epochs)
     if kind is int and hi - lo > 100_000:  # e.g. a seed: a slider would be useless
-        return gr.Number(value=f.default, minimum=lo, maximum=hi, precision=0, label=label, info=info, **common)
+        return RangeNumber(value=f.default, minimum=lo, maximum=hi, precision=0, label=label, info=info, **common)
     if hi <= lo:  # MNIST_MAX_EPOCHS=1: Gradio refuses a slider from 1 to 1, and the app would not start
         return gr.Number(
             value=lo, minimum=lo, maximum=lo, precision=0, interactive=False, label=label, info=info, **common
@@ -209,23 +255,23 @@ def field_widget(f: dataclasses.Field, caps: Caps, min_width: int = 200, visible
 
 def scaled_number(f: dataclasses.Field, caps: Caps) -> tuple[gr.Number, gr.Slider]:
     """A Number holding the value (what the API takes, any allowed value), driven by a slider over its
-    log10 (lr) or log2 (batch size: each stop a power of two); typing in the Number moves the slider."""
+    log10 (lr) or log2 (batch size: each stop a power of two). TrainForm wires them both ways."""
     m, label = f.metadata, f.name.replace("_", " ")
     log2 = scale_of(f) == "log2"
-    number = gr.Number(
+    number = RangeNumber(
         value=f.default,
         minimum=m["min"],
         maximum=m["max"],
         precision=0 if log2 else None,
         label=label,
-        info=f"{m['help']}; allowed: {describe_range(f)}",
+        info=field_info(f.name),
         elem_id=f"hp-{f.name}",
     )
     if log2:
-        lo, hi, step, convert = round(math.log2(m["min"])), math.floor(math.log2(m["max"])), 1, from_log2
+        lo, hi, step = round(math.log2(m["min"])), math.floor(math.log2(m["max"])), 1
         slider_label = f"log2({f.name}): powers of two"
     else:
-        lo, hi, step, convert = math.log10(m["min"]), math.log10(m["max"]), 0.01, from_log10
+        lo, hi, step = math.log10(m["min"]), math.log10(m["max"]), 0.01
         slider_label = f"log10({f.name}): log scale"
     slider = gr.Slider(
         lo,
@@ -236,6 +282,4 @@ def scaled_number(f: dataclasses.Field, caps: Caps) -> tuple[gr.Number, gr.Slide
         label=slider_label,
         elem_id=f"hp-{f.name}-{scale_of(f)}",
     )
-    slider.input(convert, slider, number, api_visibility="private", queue=False)
-    number.input(lambda value: to_scale(f.name, value), number, slider, api_visibility="private", queue=False)
     return number, slider

@@ -17,6 +17,12 @@ from ..latest import LatestAnswers
 from ..registry import DEFAULT_NAME, UnknownRunError
 from ..widgets import CONTROLLERS, DEPENDENTS, NAMES, scaled_fields, to_scale
 
+# Positions in TrainForm.fill_outputs: the preset, the fields, the scale sliders, the URL note, the preset
+# note, the estimate, the query, the dependent fields' containers.
+FIELDS_AT = slice(1, 1 + len(NAMES))
+ESTIMATE_AT = 1 + len(NAMES) + len(scaled_fields()) + 2
+FILL_SIZE = ESTIMATE_AT + 2 + len(DEPENDENTS)
+
 
 def training_query(query: Mapping[str, Any]) -> dict[str, Any]:
     """The URL parameters meant for the Train form: all but Gradio's own (`__theme`, `view=api`)."""
@@ -45,7 +51,9 @@ class TrainTab:
         self.latest = LatestAnswers()  # per page, the newest form request: older answers are dropped
 
     def fill(self, values: Mapping[str, Any], preset: str | None, note: str = "") -> list:
-        """Outputs for TrainForm.fill_outputs: the preset, every field, the scale sliders, the URL note.
+        """Outputs for TrainForm.fill_outputs: the preset, every field, the scale sliders, the URL note, and
+        what follows from exactly these values (preset note, instant estimate, address bar, visibility),
+        so that a fill never depends on answers about the form as the browser applies it widget by widget.
         Epochs above this server's cap are lowered to it, and the note says so."""
         values = dict(values)
         cap = self.ctx.jobs.caps.max_epochs
@@ -56,52 +64,63 @@ class TrainTab:
             values["epochs"] = cap
         positions = [to_scale(name, values[name]) for name in scaled_fields()]
         shown = gr.Markdown(note, visible=bool(note))
-        return [preset or gr.skip(), *(values[name] for name in NAMES), *positions, shown]
+        summary = self._summary(TrainConfig.from_dict(values), preset)
+        fields = [values[name] for name in NAMES]
+        return [
+            preset or gr.skip(),
+            *fields,
+            *positions,
+            shown,
+            *summary,
+            *self.visibility(*map(values.get, CONTROLLERS)),
+        ]
 
-    def apply_preset(self, name: str) -> list:
-        """Fill every widget from the chosen preset (the URL note, about an earlier link, goes away)."""
+    def apply_preset(self, token: str | None, name: str) -> Iterator[list]:
+        """Fill every widget from the chosen preset (the URL note, about an earlier link, goes away), then
+        the probed estimate (`token`: see form_changed)."""
+        self.latest.begin(token)
         try:
             preset = get_preset(name)
         except ValueError as exc:
             raise user_error(exc) from None
-        return self.fill(preset.config().to_dict(), preset.name)
+        outputs = self.fill(preset.config().to_dict(), preset.name)
+        yield from self._answers(token, outputs, TrainConfig.from_dict(dict(zip(NAMES, outputs[FIELDS_AT]))))
 
     def from_query(self, query: Mapping[str, Any]) -> list:
-        """Fill the form from a URL's parameters and open the Train tab, then the instant estimate.
+        """Fill the form from a URL's parameters and open the Train tab, with the instant estimate.
         When the URL names no training setting the form is left alone and the Draw tab stays the
-        landing tab; the estimate is given either way (a form filled with its own values fires no change)."""
+        landing tab; the estimate (of the defaults) is given either way."""
         query = training_query(query)
         if not query:
-            skipped = [gr.skip()] * (len(NAMES) + len(scaled_fields()) + 3)
-            return [*skipped, self._estimate(TrainConfig(), probe=False)]
+            outputs = [gr.skip()] * (FILL_SIZE + 1)
+            outputs[ESTIMATE_AT] = self._estimate(TrainConfig(), probe=False)
+            return outputs
         parsed = parse_query(query)
         note = ("⚠️ **Ignored from the link:** " + "; ".join(parsed.warnings) + ".") if parsed.warnings else ""
         preset = parsed.preset or closest_preset(parsed.values)
-        filled = self.fill(parsed.values, preset, note)
-        cfg, _ = self._config(tuple(filled[1 : 1 + len(NAMES)]))
-        return [*filled, gr.Tabs(selected="train"), self._estimate(cfg or TrainConfig(), probe=False)]
+        return [*self.fill(parsed.values, preset, note), gr.Tabs(selected="train")]
 
     def from_url(self, token: str | None, request: gr.Request) -> Iterator[list]:
-        """`demo.load`: the page's own URL (e.g. /?preset=mlp_classic&epochs=3) fills the form. When
-        it names no setting, the defaults' estimate is probed next (a filled form's changes probe),
-        unless the form has changed meanwhile (`token`: see form_changed)."""
+        """`demo.load`: the page's own URL (e.g. /?preset=mlp_classic&epochs=3) fills the form, with the
+        note, estimate and address bar of exactly those values; then the probed estimate, unless the form
+        has changed meanwhile (`token`: see form_changed)."""
         self.latest.begin(token)
         query = dict(request.query_params) if request is not None else {}
         outputs = self.from_query(query)
-        yield outputs
-        if not training_query(query):
-            probed = self.probe_estimate(None, *TrainConfig().to_dict().values())
-            if probed != gr.skip() and self.latest.current(token):
-                yield [*(gr.skip() for _ in outputs[:-1]), probed]
+        filled = outputs[FIELDS_AT] if training_query(query) else TrainConfig().to_dict().values()
+        yield from self._answers(token, outputs, TrainConfig.from_dict(dict(zip(NAMES, filled))))
 
-    def load_run(self, name: str | None) -> list:
+    def load_run(self, token: str | None, name: str | None) -> Iterator[list]:
         """Runs tab's "load into Train": the run's settings fill the form, and the Train tab opens."""
+        self.latest.begin(token)
         try:
             run = self.ctx.registry.info(name)
         except UnknownRunError as exc:
             raise user_error(exc) from None
         note = f"Loaded the settings of run **{run.name}**."
-        return [*self.fill(run.config.to_dict(), closest_preset(run.config), note), gr.Tabs(selected="train")]
+        filled = self.fill(run.config.to_dict(), closest_preset(run.config), note)
+        cfg = TrainConfig.from_dict(dict(zip(NAMES, filled[FIELDS_AT])))  # epochs as filled (a cap lowers them)
+        yield from self._answers(token, [*filled, gr.Tabs(selected="train")], cfg)
 
     def visibility(self, *controllers: Any) -> list:
         """Show each field that depends on others (DEPENDENTS) only when it applies to their values."""
@@ -109,33 +128,51 @@ class TrainTab:
         return [gr.update(visible=applicable(values, name)) for name in DEPENDENTS]
 
     def form_changed(self, token: str | None, preset: str | None, *values: Any) -> Iterator[list]:
-        """While the widgets change: first, at once, the preset's note (with what differs from it),
-        the estimate without a probe and the query for the address bar; then, if no earlier run gave
-        the speed, the probed estimate. A filled form sends one request per widget, most of them about
-        half-filled forms, answered concurrently: `token` (page and request number, counted in the
-        browser) lets each answer through only while no newer request of that page has come in."""
+        """When the visitor changes a widget: first, at once, the preset's note (with what differs from
+        it), the estimate without a probe and the query for the address bar; then, if no earlier run gave
+        the speed, the probed estimate. `token` (page and request number, counted in the browser) lets
+        each answer through only while no newer request of that page (a change, a preset, a loaded run)
+        has come in, checked after the answer is computed, just before it goes out."""
         self.latest.begin(token)
         cfg, problem = self._config(values)
-        name = preset if preset in PRESETS else DEFAULT_PRESET
-        if not self.latest.current(token):
-            return
         if cfg is None:
-            yield [gr.skip(), f"**Not valid yet:** {problem}", gr.skip()]
+            answer = [gr.skip(), f"**Not valid yet:** {problem}", gr.skip()]
+            if self.latest.current(token):
+                yield answer
             return
+        yield from self._answers(token, self._summary(cfg, preset), cfg, estimate_at=1)
+
+    def _summary(self, cfg: TrainConfig, preset: str | None) -> list:
+        """The preset note (what differs from the preset), the instant estimate and the address bar's query."""
+        name = preset if preset in PRESETS else DEFAULT_PRESET
         changed = [k for k in encode_query(cfg, name) if k != PRESET_KEY]
         note = PRESETS[name].description
         if changed:
             note = f"**Modified** ({', '.join(changed)}) from: {note}"
-        yield [note, self._estimate(cfg, probe=False), query_string(cfg, name)]
-        probed = self.probe_estimate(preset, *values)
+        return [note, self._estimate(cfg, probe=False), query_string(cfg, name)]
+
+    def _answers(
+        self, token: str | None, outputs: list, cfg: TrainConfig, estimate_at: int = ESTIMATE_AT
+    ) -> Iterator[list]:
+        """`outputs` at once, then the same with only the probed estimate of `cfg` changed (when a probe is
+        due), each only while `token` is still its page's newest request."""
+        if not self.latest.current(token):
+            return
+        yield outputs
+        probed = self._probe(cfg)
         if probed != gr.skip() and self.latest.current(token):
-            yield [gr.skip(), probed, gr.skip()]
+            follow = [gr.skip()] * len(outputs)
+            follow[estimate_at] = probed
+            yield follow
 
     def probe_estimate(self, preset: str | None, *values: Any) -> str:
-        """After the instant estimate (form_changed, from_url): when no earlier run gives the speed, time a few steps of the
-        network (cached per network and batch size). Skipped while a run trains, so as not to slow it."""
+        """After the instant estimate (form_changed, a fill): when no earlier run gives the speed, time a few
+        steps of the network (cached per network and batch size). Skipped while a run trains, so as not to slow it."""
         cfg, _ = self._config(values)
-        if cfg is None or self.ctx.jobs.busy():
+        return gr.skip() if cfg is None else self._probe(cfg)
+
+    def _probe(self, cfg: TrainConfig) -> str:
+        if self.ctx.jobs.busy():
             return gr.skip()
         from ...estimate import estimate
 
