@@ -1,4 +1,5 @@
-"""Shared fixtures: the real MNIST set (fetched offline-style once per session) and tiny IDX sets."""
+"""Shared fixtures: the real MNIST set (fetched offline-style once per session), tiny IDX sets, the bundled
+model's predictor, the app's handlers (`lab`), the app in a subprocess (`start_app`) and chromium (`browser`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from mnist_core.app.registry import RunRegistry
 from mnist_core.checkpoint import BUNDLED_DEFAULT
 from mnist_core.data import MNISTTensors, load_mnist
 from tests.support.lab import Lab
+from tests.support.server import AppServer
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +30,14 @@ def default_checkpoint() -> Path:
     if not BUNDLED_DEFAULT.exists():
         pytest.fail(f"the bundled model {BUNDLED_DEFAULT} is missing from the repository")
     return BUNDLED_DEFAULT
+
+
+@pytest.fixture(scope="session")
+def predictor(default_checkpoint):
+    """The bundled model, loaded once for every test that only reads with it."""
+    from mnist_core.predict import Predictor
+
+    return Predictor.from_checkpoint(default_checkpoint)
 
 
 def write_idx(root: Path, n_train: int = 64, n_test: int = 32, seed: int = 0) -> Path:
@@ -66,3 +78,28 @@ def browser():
         chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="module")
+def start_app(request):
+    """start_app(**AppServer options, tracebacks=(allowed texts)) -> `python app.py`, serving, for the module.
+
+    Each app is stopped (with its training child) when the module ends; its log is kept as
+    artifacts/app-<module>-<n>.log, and a traceback in it fails the module unless it names an allowed text.
+    """
+    started: list[tuple[AppServer, tuple[str, ...]]] = []
+
+    def start(tracebacks: tuple[str, ...] = (), **options) -> AppServer:
+        server = AppServer(**options).start()
+        started.append((server, tracebacks))
+        return server
+
+    yield start
+    module = request.module.__name__.rsplit(".", 1)[-1]
+    unexpected = []
+    for number, (server, allowed) in enumerate(started, 1):
+        server.stop()
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / f"app-{module}-{number}.log").write_text(server.output())
+        unexpected += [t for t in server.tracebacks() if not any(text in t for text in allowed)]
+    assert not unexpected, f"the app logged tracebacks: {unexpected}"

@@ -16,10 +16,12 @@ from mnist_core.app.train_process import TrainingProcess
 from mnist_core.checkpoint import read_checkpoint
 from mnist_core.config import TrainConfig
 from tests.support.fixtures import TINY
+from tests.support.hold import RunHold, child_env
+from tests.support.waiting import finished
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the training process needs POSIX (fd passing)")
 
-TIMEOUT = 300
+TIMEOUT = 600  # s: a guard against a hang, not a measure of speed
 
 
 def _manager(folder: Path) -> JobManager:
@@ -28,23 +30,23 @@ def _manager(folder: Path) -> JobManager:
     return manager
 
 
-def _finished(jobs: JobManager):
-    assert jobs.wait(TIMEOUT), "the run did not end in time"
-    return jobs.snapshot()
-
-
-def test_stop_in_the_middle_of_an_epoch_keeps_the_last_completed_one(tmp_path):
+def test_stop_in_the_middle_of_an_epoch_keeps_the_last_completed_one(tmp_path, monkeypatch):
+    # The child holds the run at epoch 2's first step until the Stop reaches it: the stop lands inside
+    # epoch 2 on any machine (a tiny run's epoch 2 can be over before a poll of the state sees it).
+    for name, value in child_env(tmp_path / "held.txt", run=RunHold(epoch=2)).items():
+        monkeypatch.setenv(name, value)
     jobs = _manager(tmp_path)
     try:
         jobs.start(TrainConfig(**{**TINY, "epochs": 50}))
-        # Stop a third of the way into epoch 2 (a step event of epoch 2 after epoch 1 was saved).
-        mid = jobs.wait_for(lambda s: s.epoch == 1 and s.steps_history and s.steps_history[-1]["epoch"] > 1.3, TIMEOUT)
+        mid = jobs.wait_for(lambda s: s.epoch == 1 and s.steps_history and s.steps_history[-1]["epoch"] > 1, TIMEOUT)
         assert mid is not None, "epoch 2 never got under way"
+        held_at = mid.steps_history[-1]["step"]
         jobs.stop()
-        state = _finished(jobs)
+        state = finished(jobs)
     finally:
         jobs.close()
     assert state.status == "stopped" and "after 1 completed epoch" in state.message, state.message
+    assert state.steps_history[-1]["step"] == held_at  # no step event after the stop
     assert state.metrics["epochs_completed"] == 1 and "test_accuracy" in state.metrics
     payload = read_checkpoint(state.checkpoint)
     assert payload["stopped"] is True and len(payload["history"]["epochs"]) == 1
@@ -78,7 +80,7 @@ def test_a_full_disk_fails_the_run_and_keeps_the_checkpoint_of_the_last_saved_ep
     jobs = _manager(small_disk)
     try:
         jobs.start(TrainConfig(**{**TINY, "epochs": 5}))
-        state = _finished(jobs)
+        state = finished(jobs)
         assert jobs.runner.pid is not None  # the child reported the failure and lives on
     finally:
         jobs.close()
@@ -114,7 +116,7 @@ def test_a_file_size_limit_in_the_child_fails_the_run_cleanly(tmp_path, monkeypa
     jobs = _manager(folder)
     try:
         jobs.start(TrainConfig(**{**TINY, "epochs": 2}))
-        state = _finished(jobs)
+        state = finished(jobs)
         child = jobs.runner.pid
     finally:
         jobs.close()

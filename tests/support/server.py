@@ -1,7 +1,8 @@
 """Test infrastructure shared by tests and benchmarks: the app in a subprocess and Debian's chromium.
 
-`AppServer` starts `python app.py` on a free port with its own checkpoint folder; `CHROMIUM` and
-`CHROMIUM_ARGS` launch the system browser so that it never reaches for the network.
+`AppServer` starts `python app.py` on a free port with its own checkpoint folder, in a process group of
+its own (the app and its training child), so that a kill ends both, as when a container is killed;
+`CHROMIUM` and `CHROMIUM_ARGS` launch the system browser so that it never reaches for the network.
 """
 
 from __future__ import annotations
@@ -34,6 +35,21 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def process_gone(pid: int) -> bool:
+    """Whether process `pid` has ended (a zombie waiting for its parent to reap it has ended too)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+    return state in ("Z", "X")
 
 
 # Debian's chromium, started so that it never reaches for the network (tests and benchmarks).
@@ -86,6 +102,7 @@ class AppServer:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=True,  # its own process group: the app and the training child it starts
         )
         lines: queue.Queue[str | None] = queue.Queue()
 
@@ -127,20 +144,30 @@ class AppServer:
         return self.proc is not None and self.proc.poll() is None
 
     def kill(self) -> None:
-        """SIGKILL: no clean-up of any kind, as when a container is killed."""
-        if self.alive():
-            self.proc.send_signal(signal.SIGKILL)
+        """SIGKILL to the app and its training child at once: no clean-up of any kind, as when a container is killed."""
+        if self.proc is not None:
+            self._kill_group()
             self.proc.wait(timeout=30)
 
     def stop(self) -> None:
+        """Ask the app to end (SIGTERM), then kill whatever of its group is left (a training child)."""
         if self.alive():
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                self.kill()
+                pass
+        if self.proc is not None:
+            self._kill_group()
+            self.proc.wait(timeout=30)
         if self._tmp is not None:
             self._tmp.cleanup()
+
+    def _kill_group(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the group's id is the app's pid (start_new_session)
+        except ProcessLookupError:  # nobody left in it
+            pass
 
     def __enter__(self) -> AppServer:
         return self.start()
