@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from .augment import random_affine
 from .config import TrainConfig
 from .device import precision_autocast, resolve_device, threads, training_threads, uses_bf16
-from .models import build_model
+from .models import as_input, build_model
 from .optim import Optimizer
 
 PROBE_MAX_BATCH = 512  # larger batches are probed at this size: per-image cost has flattened by then
@@ -167,7 +167,7 @@ def _time_steps(key: tuple) -> float:
         y = torch.randint(0, 10, (batch,), device=device)
 
         def step() -> None:
-            images = random_affine(x.unsqueeze(1).float().div_(255), *aug)
+            images = random_affine(as_input(x), *aug)
             with autocast:  # as train() computes the forward pass
                 loss = F.cross_entropy(net(images), y)
             optimizer.zero_grad()

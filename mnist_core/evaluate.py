@@ -8,10 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-def as_input(images_u8: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """uint8 (N, 28, 28) -> float (N, 1, 28, 28) in [0, 1] on `device`: what every model takes."""
-    return images_u8.to(device, non_blocking=True).unsqueeze(1).float().div_(255)
+from .models import as_input
 
 
 @torch.inference_mode()

@@ -25,6 +25,7 @@ from torch import nn
 from .data import MNISTTensors
 from .embedding import InsideIndex
 from .layers import first_layer_filters, forward_stages
+from .models import as_input
 
 METHOD = "Integrated Gradients"
 IG_STEPS = 32  # map correlation with 512 steps: median 0.992, min 0.973 (20 test digits); RESULTS.md
@@ -74,11 +75,6 @@ def check_target(target: int | None) -> int | None:
     return int(target)
 
 
-def _input(image28: np.ndarray, model: nn.Module) -> torch.Tensor:
-    device = next(model.parameters()).device
-    return torch.from_numpy(np.ascontiguousarray(image28, dtype=np.float32)).reshape(1, 1, 28, 28).to(device)
-
-
 def attribute(
     model: nn.Module, images: np.ndarray, target: int | list[int] | np.ndarray, steps: int = IG_STEPS
 ) -> np.ndarray:
@@ -87,7 +83,7 @@ def attribute(
     from captum.attr import IntegratedGradients
 
     device = next(model.parameters()).device
-    x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).reshape(-1, 1, 28, 28).to(device)
+    x = as_input(images, device)
     t = torch.as_tensor(np.atleast_1d(np.asarray(target, dtype=np.int64)), device=device)
     attr = IntegratedGradients(model).attribute(x, baselines=torch.zeros_like(x), target=t, n_steps=steps)
     return attr.detach().float().cpu().numpy().reshape(np.shape(images))
@@ -111,7 +107,7 @@ def explain(
     if image28 is None:
         return nothing_to_explain()
     with torch.inference_mode():
-        out = forward_stages(model, _input(image28, model))
+        out = forward_stages(model, as_input(image28, next(model.parameters()).device))
         probs = torch.softmax(out.logits.float() / temperature, 1)[0].cpu().numpy()
         stages = [(name, t[0].float().cpu().numpy()) for name, t in out.stages[:-1]]
         stages.append(("output", probs.astype(np.float32)))
@@ -170,7 +166,7 @@ class LearningProbe:
     def __init__(self, data: MNISTTensors, indices: np.ndarray | None = None):
         self.indices = learning_digits(data) if indices is None else np.asarray(indices)
         idx = torch.as_tensor(self.indices)
-        self.images = data.test_images[idx].float().div(255).unsqueeze(1)
+        self.images = as_input(data.test_images[idx])
         self.labels = data.test_labels[idx].numpy()
 
     def __call__(self, model: nn.Module) -> LearningSnapshot:

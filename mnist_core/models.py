@@ -6,6 +6,7 @@ Every model takes images as floats in [0, 1], shape (N, 1, 28, 28), and normalis
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -20,6 +21,19 @@ ACTIVATIONS = {
     "mish": nn.Mish,
     "gelu": nn.GELU,
 }
+
+
+def as_input(images: torch.Tensor | np.ndarray, device: torch.device | str | None = None) -> torch.Tensor:
+    """Images as every model takes them: float (N, 1, 28, 28) in [0, 1], on `device` (default: where they are).
+
+    uint8 images (0..255, MNIST's tensors) are divided by 255; float ones are taken to be in [0, 1]
+    already. Any of (28, 28), (N, 28, 28) or (N, 1, 28, 28), a tensor or a numpy array.
+    """
+    x = torch.from_numpy(np.ascontiguousarray(images)) if isinstance(images, np.ndarray) else images
+    if device is not None:
+        x = x.to(device, non_blocking=True)  # uint8 travels: a quarter of the bytes of float32
+    x = x.reshape(-1, 1, 28, 28)
+    return x.float().div_(255) if x.dtype == torch.uint8 else x.float()
 
 
 class Normalize(nn.Module):
