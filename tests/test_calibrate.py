@@ -42,6 +42,13 @@ def test_fit_is_the_minimum_of_the_nll():
     assert fitted == pytest.approx(best, rel=0.005)
 
 
+def test_a_model_confidently_wrong_everywhere_gets_the_largest_temperature():
+    # The NLL falls all the way to T_RANGE's top; the former Newton loop stepped the wrong way here and kept T = 1.
+    logits = torch.zeros(1000, 10)
+    logits[:, 0] = 50.0
+    assert fit_temperature(logits, torch.ones(1000, dtype=torch.long)) == mnist_core.calibrate.T_RANGE[1]
+
+
 def test_fit_of_nothing_is_one():
     assert fit_temperature(torch.zeros(0, 10), torch.zeros(0, dtype=torch.long)) == 1.0
 
