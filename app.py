@@ -23,7 +23,7 @@ from mnist_core.app.events import PREDICT, PRIVATE  # noqa: E402
 from mnist_core.app.gradio_compat import calm_queue  # noqa: E402
 from mnist_core.app.jobs import JobManager  # noqa: E402
 from mnist_core.app.latest import TOKEN_JS  # noqa: E402
-from mnist_core.app.registry import Listing, RunRegistry  # noqa: E402
+from mnist_core.app.registry import RunRegistry  # noqa: E402
 from mnist_core.app.tabs import curves, data, draw, evaluate, inside, runs, sweep, train  # noqa: E402
 from mnist_core.app.widgets import TrainForm  # noqa: E402
 
@@ -36,7 +36,7 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
     ctx = AppContext(jobs, registry)
     draw_tab, train_tab, curves_tab = draw.DrawTab(ctx), train.TrainTab(ctx), curves.CurvesTab(ctx)
     evaluate_tab, data_tab, runs_tab = evaluate.EvaluateTab(ctx), data.DataTab(ctx), runs.RunsTab(ctx)
-    inside_tab = inside.InsideTab(ctx)
+    inside_tab, sweep_tab = inside.InsideTab(ctx), sweep.SweepTab(ctx)
     names = registry.names_on_disk()  # no checkpoint opened: the page is served before torch loads
     # delete_cache: drop the images a long-running server writes for each prediction after an hour.
     with gr.Blocks(title="MNIST Digit Lab", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
@@ -76,7 +76,7 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
 
             with gr.Tab("Inside", id="inside") as inside_ui:
                 # Integrated Gradients, each layer, nearest training digits, the test-set map; "watch it learn".
-                inside_tab.build(model, inside_ui, PREDICT)
+                inside_tab.build(model, inside_ui)
 
             with gr.Tab("Train", id="train"):
                 gr.Markdown(f"Pick a preset, change what you like, start. One run at a time. {jobs.caps.describe()}")
@@ -101,68 +101,26 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
                 status_btn.click(train_tab.training_status, None, status_api, api_name="status")
 
             with gr.Tab("Sweep", id="sweep"):
-                sweep.SweepTab(ctx).layout(model, PRIVATE)  # its components, handlers and 1 s poll
+                sweep_tab.build(model)  # its components, handlers and 1 s poll
 
             with gr.Tab("Curves", id="curves"):
-                overlay = gr.Dropdown(
-                    names,
-                    value=[],
-                    multiselect=True,
-                    allow_custom_value=True,
-                    label="Compare with past runs",
-                    info="the live run is always shown; add finished runs to overlay their curves",
-                )
-                step_plot = gr.Plot(label="Loss per step", elem_id="step-plot")
-                with gr.Row():
-                    loss_plot, acc_plot = gr.Plot(label="Loss per epoch"), gr.Plot(label="Accuracy per epoch")
-                curve_plots = [step_plot, loss_plot, acc_plot]
-                overlay.change(curves_tab.curve_figures, overlay, curve_plots, **PRIVATE)
+                curves_ui = curves_tab.build(names)
 
-            with gr.Tab("Evaluate", id="evaluate") as eval_tab:
-                eval_btn = gr.Button("Evaluate the selected model on the test set", variant="primary")
-                summary = gr.Markdown("Pick a model above, then evaluate it on the 10,000 test digits.")
-                with gr.Row():
-                    confusion = gr.Plot(label="Confusion matrix", elem_id="confusion", scale=3)
-                    per_class = gr.Dataframe(label="Per-class precision and recall", interactive=False, scale=2)
-                wrong = gr.Gallery(
-                    label=f"Misclassified test digits (first {evaluate.MISCLASSIFIED_SHOWN}): true → predicted",
-                    columns=10,
-                    height="auto",
-                    object_fit="contain",
-                )
-                eval_outs = [summary, confusion, per_class, wrong]
-                one_at_a_time = dict(concurrency_id="evaluate", concurrency_limit=1)
-                eval_btn.click(evaluate_tab.evaluate_model, model, eval_outs, api_name="evaluate", **one_at_a_time)
-                eval_tab.select(evaluate_tab.evaluate_model, model, eval_outs, **PRIVATE, **one_at_a_time)
+            with gr.Tab("Evaluate", id="evaluate") as evaluate_ui:
+                evaluate_tab.build(model, evaluate_ui)
 
-            with gr.Tab("Data", id="data") as data_tab_ui:
-                mode = gr.Radio(list(data.MODES), value=data.MODES[0], label="Show")
-                samples = gr.Gallery(label="MNIST samples", columns=10, height="auto")
-                mode.change(data_tab.samples, mode, samples, **PRIVATE)
-                data_tab_ui.select(data_tab.samples, mode, samples, **PRIVATE)
+            with gr.Tab("Data", id="data") as data_ui:
+                data_tab.build(data_ui)
 
-            with gr.Tab("Runs", id="runs") as runs_tab_ui:
-                gr.Markdown("Every trained model on this server. Click a row to make it the active model.")
-                table = gr.Dataframe(
-                    Listing().dataframe(),  # empty: the page's first poll fills it (and the model picker)
-                    interactive=False,
-                    wrap=False,
-                    label="Runs (click a column header to sort)",
-                    elem_id="runs-table",
-                )
-                runs_note = gr.Markdown()
-                refresh_runs = gr.Button("Refresh")
-                refresh_runs.click(runs_tab.runs_table, None, [table, runs_note], api_name="runs")
-                runs_tab_ui.select(runs_tab.runs_table, None, [table, runs_note], **PRIVATE)
-                table.select(runs_tab.choose_run, None, [model, runs_note], **PRIVATE)
-                load_btn = gr.Button("Load the active run into Train", elem_id="load-run")
-                load_btn.click(train_tab.load_run, [form.token, model], [*fill, tabs], js=TOKEN_JS, **PRIVATE)
+            with gr.Tab("Runs", id="runs") as runs_ui:
+                runs_view = runs_tab.build(model, runs_ui)
 
+        runs_view.load.click(train_tab.load_run, [form.token, model], [*fill, tabs], js=TOKEN_JS, **PRIVATE)
         seen = gr.State({})
-        poll_outs = [progress, status, *curve_plots, model, overlay, table, seen]
+        poll_outs = [progress, status, *curves_ui.plots, model, curves_ui.overlay, runs_view.table, seen]
         gr.Timer(1.0).tick(
             curves_tab.poll,
-            [seen, overlay, model],
+            [seen, curves_ui.overlay, model],
             poll_outs,
             show_progress="hidden",
             concurrency_limit=None,
@@ -171,14 +129,14 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
         # After a Start the page is not left to the next tick: the run's first point shows as it comes.
         started.success(
             curves_tab.first_point,
-            [seen, overlay, model],
+            [seen, curves_ui.overlay, model],
             poll_outs,
             show_progress="hidden",
             concurrency_limit=None,
             **PRIVATE,
         )
         model.change(None, js="() => { window.drawPad?.send(true); }")  # re-read the drawing
-        demo.load(curves_tab.curve_figures, overlay, curve_plots, **PRIVATE)
+        demo.load(curves_tab.curve_figures, curves_ui.overlay, curves_ui.plots, **PRIVATE)
         demo.load(train_tab.from_url, form.token, [*fill, tabs], js=TOKEN_JS, show_progress="hidden", **PRIVATE)
     return demo
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gradio as gr
 
 from .. import charts
 from ..context import AppContext
+from ..events import PRIVATE
 from ..jobs import JobState
+from ..progress_bar import progress_html
 from ..registry import Listing
-from .train import progress_html
 
 FIRST_POINT_WAIT = 30.0  # seconds Start's follow-up waits for a first step before leaving it to the tick
 
@@ -17,11 +20,44 @@ def _listing_signature(listing: Listing) -> tuple:
     return tuple((run.name, run.status, run.metrics.get("epochs_completed")) for run in listing.runs)
 
 
+@dataclass(frozen=True)
+class CurvesView:
+    """The Curves tab's components, by name (CurvesTab.build)."""
+
+    overlay: gr.Dropdown
+    step_plot: gr.Plot
+    loss_plot: gr.Plot
+    accuracy_plot: gr.Plot
+
+    @property
+    def plots(self) -> list[gr.Plot]:
+        """The three charts, in the order curve_figures and poll give them."""
+        return [self.step_plot, self.loss_plot, self.accuracy_plot]
+
+
 class CurvesTab:
     """Handlers of the Curves tab and of the timer that keeps the page current."""
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
+
+    def build(self, names: list[str]) -> CurvesView:
+        """The tab's components and its overlay event, inside app.py's `with gr.Tab("Curves")`; `names`
+        are the runs on disk, offered for overlay. The page's timer (poll) is wired by app.py."""
+        overlay = gr.Dropdown(
+            names,
+            value=[],
+            multiselect=True,
+            allow_custom_value=True,
+            label="Compare with past runs",
+            info="the live run is always shown; add finished runs to overlay their curves",
+        )
+        step_plot = gr.Plot(label="Loss per step", elem_id="step-plot")
+        with gr.Row():
+            loss_plot, accuracy_plot = gr.Plot(label="Loss per epoch"), gr.Plot(label="Accuracy per epoch")
+        view = CurvesView(overlay=overlay, step_plot=step_plot, loss_plot=loss_plot, accuracy_plot=accuracy_plot)
+        overlay.change(self.curve_figures, overlay, view.plots, **PRIVATE)
+        return view
 
     def _series(self, overlay: list[str] | None, live: JobState | None, listing: Listing | None = None):
         runs: list[charts.Series] = []

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import gradio as gr
+
 from .. import charts
 from ..context import AppContext
+from ..events import PRIVATE
 from ..images import png_file
 
 SAMPLES_SHOWN = 30
 MODES = ("first 30 training digits", "3 random digits of each class")
+
+
+@dataclass(frozen=True)
+class DataView:
+    """The Data tab's components, by name (DataTab.build)."""
+
+    mode: gr.Radio
+    samples: gr.Gallery
 
 
 class DataTab:
@@ -15,6 +28,15 @@ class DataTab:
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
+
+    def build(self, tab: gr.Tab) -> DataView:
+        """The tab's components and events, inside app.py's `with gr.Tab("Data") as tab`: the digits
+        are drawn when the tab is opened or the choice changes."""
+        mode = gr.Radio(list(MODES), value=MODES[0], label="Show")
+        samples = gr.Gallery(label="MNIST samples", columns=10, height="auto")
+        mode.change(self.samples, mode, samples, **PRIVATE)
+        tab.select(self.samples, mode, samples, **PRIVATE)
+        return DataView(mode=mode, samples=samples)
 
     def samples(self, mode: str) -> list[tuple]:
         """A grid of labelled training digits: the first 30, or 3 random ones of each class."""

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gradio as gr
 
 from ...checkpoint_paths import CheckpointError
 from .. import charts
 from ..context import AppContext, user_error
+from ..events import PRIVATE
 from ..images import png_file
 
 MISCLASSIFIED_SHOWN = 40
+ONE_AT_A_TIME = dict(concurrency_id="evaluate", concurrency_limit=1)  # an evaluation takes a core for seconds
+
+
+@dataclass(frozen=True)
+class EvaluateView:
+    """The Evaluate tab's components, by name (EvaluateTab.build)."""
+
+    evaluate: gr.Button
+    summary: gr.Markdown
+    confusion: gr.Plot
+    per_class: gr.Dataframe
+    wrong: gr.Gallery
 
 
 class EvaluateTab:
@@ -17,6 +32,25 @@ class EvaluateTab:
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
+
+    def build(self, model: gr.Dropdown, tab: gr.Tab) -> EvaluateView:
+        """The tab's components and events, inside app.py's `with gr.Tab("Evaluate") as tab`: the button
+        (API `evaluate`) and opening the tab evaluate the model picked in `model`."""
+        button = gr.Button("Evaluate the selected model on the test set", variant="primary")
+        summary = gr.Markdown("Pick a model above, then evaluate it on the 10,000 test digits.")
+        with gr.Row():
+            confusion = gr.Plot(label="Confusion matrix", elem_id="confusion", scale=3)
+            per_class = gr.Dataframe(label="Per-class precision and recall", interactive=False, scale=2)
+        wrong = gr.Gallery(
+            label=f"Misclassified test digits (first {MISCLASSIFIED_SHOWN}): true → predicted",
+            columns=10,
+            height="auto",
+            object_fit="contain",
+        )
+        outputs = [summary, confusion, per_class, wrong]
+        button.click(self.evaluate_model, model, outputs, api_name="evaluate", **ONE_AT_A_TIME)
+        tab.select(self.evaluate_model, model, outputs, **PRIVATE, **ONE_AT_A_TIME)
+        return EvaluateView(evaluate=button, summary=summary, confusion=confusion, per_class=per_class, wrong=wrong)
 
     def evaluate_model(self, model: str | None, progress: gr.Progress = gr.Progress()) -> tuple:
         """Summary, confusion matrix, per-class table and the first misclassified digits of a model."""

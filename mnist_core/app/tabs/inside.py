@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ from ...checkpoint_paths import CheckpointError
 from ...inside_pictures import LABEL_COLOURS, activations_picture, attribution_picture, filters_picture
 from ...preprocess import ImageError
 from ..context import AppContext, user_error
-from ..events import PRIVATE
+from ..events import PREDICT, PRIVATE
 from ..images import png_file
 from ..train_process import FILTERS_SHOWN
 
@@ -112,6 +113,23 @@ def learning_picture(images: np.ndarray, labels: np.ndarray, snapshot: dict, sca
     return sheet
 
 
+@dataclass(frozen=True)
+class InsideView:
+    """The Inside tab's components, by name (InsideTab.build)."""
+
+    image: gr.Image
+    random: gr.Button
+    target: gr.Dropdown
+    info: gr.Markdown
+    attribution: gr.Image
+    filters: gr.Image
+    map: gr.Plot
+    neighbours: gr.Gallery
+    layers: gr.Image
+    learn_grid: gr.Image
+    learn_filters: gr.Image
+
+
 class InsideTab:
     """Handlers of the Inside tab and of the API event `explain`."""
 
@@ -120,9 +138,9 @@ class InsideTab:
         self._warming: set[str] = set()
         self._lock = threading.Lock()
 
-    def build(self, model: gr.components.Component, tab: gr.Tab, events: dict) -> None:
-        """The tab's components and events, inside app.py's `with gr.Tab("Inside")` (`events`: the
-        page's concurrency settings for predictions)."""
+    def build(self, model: gr.Dropdown, tab: gr.Tab) -> InsideView:
+        """The tab's components and its events, inside app.py's `with gr.Tab("Inside") as tab`;
+        `model` is the page's model picker."""
         with gr.Row():
             with gr.Column(scale=1, min_width=300):
                 digit28, seen_step = gr.State(None), gr.State(None)
@@ -144,19 +162,34 @@ class InsideTab:
                 learn_grid = gr.Image(label="green = right, red = wrong", elem_id="learn-grid")
                 learn_filters = gr.Image(label="First-layer filters", elem_id="learn-filters")
         outs = [digit28, info, attr, layers, near, digit_map, filters]
-        image.upload(self.explain, [image, target, model], outs, preprocess=False, **PRIVATE, **events)
-        random.click(self.random_digit, [target, model], outs, **PRIVATE, **events)
-        target.change(self.explain, [digit28, target, model], outs, **PRIVATE, **events)
+        image.upload(self.explain, [image, target, model], outs, preprocess=False, **PRIVATE, **PREDICT)
+        random.click(self.random_digit, [target, model], outs, **PRIVATE, **PREDICT)
+        target.change(self.explain, [digit28, target, model], outs, **PRIVATE, **PREDICT)
         tab.select(self.warm_index, model, None, **PRIVATE)
         # API `explain` takes a plain file, so a file that is not an image gets mnist_core's message.
         api_image, api_button = gr.File(visible=False, label="image"), gr.Button(visible=False)
-        api_button.click(self.api_explain, [api_image, model], [info, attr, near, layers], api_name="explain", **events)
+        api_button.click(
+            self.api_explain, [api_image, model], [info, attr, near, layers], api_name="explain", **PREDICT
+        )
         gr.Timer(1.0).tick(
             self.learning,
             seen_step,
             [learn_grid, learn_filters, learn_md, seen_step],
             show_progress="hidden",
             **PRIVATE,
+        )
+        return InsideView(
+            image=image,
+            random=random,
+            target=target,
+            info=info,
+            attribution=attr,
+            filters=filters,
+            map=digit_map,
+            neighbours=near,
+            layers=layers,
+            learn_grid=learn_grid,
+            learn_filters=learn_filters,
         )
 
     def _predictor(self, model: str | None) -> Predictor:

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gradio as gr
 
 from ..context import AppContext
+from ..events import PRIVATE
+from ..registry import Listing
+
+
+@dataclass(frozen=True)
+class RunsView:
+    """The Runs tab's components, by name (RunsTab.build)."""
+
+    table: gr.Dataframe
+    note: gr.Markdown
+    refresh: gr.Button
+    load: gr.Button  # "Load the active run into Train": wired by app.py, as it fills the Train tab
 
 
 class RunsTab:
@@ -12,6 +26,25 @@ class RunsTab:
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
+
+    def build(self, model: gr.Dropdown, tab: gr.Tab) -> RunsView:
+        """The tab's components and events, inside app.py's `with gr.Tab("Runs") as tab`: the table is
+        listed when the tab opens or on Refresh (API `runs`); a click on a row sets `model`, the page's picker."""
+        gr.Markdown("Every trained model on this server. Click a row to make it the active model.")
+        table = gr.Dataframe(
+            Listing().dataframe(),  # empty: the page's first poll fills it (and the model picker)
+            interactive=False,
+            wrap=False,
+            label="Runs (click a column header to sort)",
+            elem_id="runs-table",
+        )
+        note = gr.Markdown()
+        refresh = gr.Button("Refresh")
+        refresh.click(self.runs_table, None, [table, note], api_name="runs")
+        tab.select(self.runs_table, None, [table, note], **PRIVATE)
+        table.select(self.choose_run, None, [model, note], **PRIVATE)
+        load = gr.Button("Load the active run into Train", elem_id="load-run")
+        return RunsView(table=table, note=note, refresh=refresh, load=load)
 
     def runs_table(self) -> tuple:
         """All runs, plus a note about files that could not be read."""

@@ -8,6 +8,7 @@ redrawing the figures only when a trial has ended.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,9 @@ from ...search_space import DEFAULT_VARY, SearchSpaceError, searchable_names
 from ...sweep import SweepError, SweepSpec, open_study
 from .. import sweep_charts
 from ..context import AppContext, user_error
+from ..events import PRIVATE
 from ..jobs import JobError, JobState
-from .train import progress_html
+from ..progress_bar import progress_html
 
 DEFAULT_FIXED = "model=cnn,epochs=1,train_size=10000"
 FIGURES = ("history", "parallel", "importance")
@@ -36,10 +38,28 @@ def sweep_progress_html(s: JobState) -> str:
         return '<div id="sweep-progress" data-status="idle">No sweep yet on this server.</div>'
     sw = s.sweep
     bar = progress_html(s).replace('id="train-progress"', 'id="sweep-progress"', 1)
-    counts = f"trial {sw['index']} of {sw['trials']} · {sw['complete']} complete · {sw['pruned']} pruned · {sw['failed']} failed"
+    counts = f"trial {sw.index} of {sw.trials} · {sw.complete} complete · {sw.pruned} pruned · {sw.failed} failed"
     return bar.replace(
         '<div style="font-size:0.9em;margin-top:4px">', f'<div style="font-size:0.9em;margin-top:4px">{counts} · ', 1
     )
+
+
+@dataclass(frozen=True)
+class SweepView:
+    """The Sweep tab's components, by name (SweepTab.build)."""
+
+    vary: gr.CheckboxGroup
+    fixed: gr.Textbox
+    trials: gr.Number
+    study: gr.Textbox
+    start: gr.Button
+    stop: gr.Button
+    best: gr.Button
+    progress: gr.HTML
+    status: gr.Markdown
+    plots: list[gr.Plot]  # history, parallel coordinates, importances (FIGURES)
+    table: gr.Dataframe
+    note: gr.Markdown
 
 
 class SweepTab:
@@ -48,8 +68,9 @@ class SweepTab:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
 
-    def layout(self, model: gr.Dropdown, private: dict) -> None:
-        """The tab's components and their wiring (called inside `gr.Tab`); `model` is the page's model picker."""
+    def build(self, model: gr.Dropdown) -> SweepView:
+        """The tab's components, handlers and 1 s poll, inside app.py's `with gr.Tab("Sweep")`; `model`
+        is the page's model picker."""
         caps = self.ctx.jobs.caps
         gr.Markdown(
             "Let Optuna search the hyperparameters: TPE sampling, poor trials pruned early on validation "
@@ -92,13 +113,27 @@ class SweepTab:
         # preprocess=False: raw values go to start_sweep, whose messages name a bad field (Gradio's own
         # CheckboxGroup preprocessing fails on an API client's null with a bare TypeError).
         start.click(self.start_sweep, [vary, fixed, trials, study], status, api_name="sweep", preprocess=False)
-        stop.click(self.stop_sweep, None, status, **private)
-        best.click(self.make_best_active, None, [model, note], **private)
+        stop.click(self.stop_sweep, None, status, **PRIVATE)
+        best.click(self.make_best_active, None, [model, note], **PRIVATE)
         status_api, status_btn = gr.JSON(visible=False, label="sweep_status"), gr.Button(visible=False)
         status_btn.click(self.sweep_status, None, status_api, api_name="sweep_status")
         seen = gr.State({})
         poll_outs = [progress, status, *plots, table, note, seen]
-        gr.Timer(1.0).tick(self.poll, seen, poll_outs, show_progress="hidden", concurrency_limit=None, **private)
+        gr.Timer(1.0).tick(self.poll, seen, poll_outs, show_progress="hidden", concurrency_limit=None, **PRIVATE)
+        return SweepView(
+            vary=vary,
+            fixed=fixed,
+            trials=trials,
+            study=study,
+            start=start,
+            stop=stop,
+            best=best,
+            progress=progress,
+            status=status,
+            plots=plots,
+            table=table,
+            note=note,
+        )
 
     # ------------------------------------------------------------------------------------- control
     def start_sweep(self, vary: list[str] | str | None, fixed: str | None, trials: Any, study: str | None) -> str:
@@ -133,15 +168,15 @@ class SweepTab:
             "status": s.status,
             "message": s.message,
             "progress": round(s.progress, 4),
-            "study": sw["study"],
-            "trials": sw["trials"],
-            "trial": sw["index"],
-            "complete": sw["complete"],
-            "pruned": sw["pruned"],
-            "failed": sw["failed"],
-            "best_trial": sw.get("best_trial"),
-            "best_value": sw.get("best_value"),
-            "result": sw.get("result"),
+            "study": sw.study,
+            "trials": sw.trials,
+            "trial": sw.index,
+            "complete": sw.complete,
+            "pruned": sw.pruned,
+            "failed": sw.failed,
+            "best_trial": sw.best_trial,
+            "best_value": sw.best_value,
+            "result": sw.result,
             "error": s.error,
         }
 
@@ -166,7 +201,7 @@ class SweepTab:
         if s is None:
             return gr.skip(), "No sweep yet: start one first."
         try:
-            opened = open_study(s.sweep["study"])
+            opened = open_study(s.sweep.study)
             best = opened.best_trial
         except ValueError:
             return gr.skip(), "No completed trial yet."
@@ -191,10 +226,10 @@ class SweepTab:
             return (*outputs, seen)
         if seen.get("version") != s.version or (s.active and seen.get("elapsed") != int(s.elapsed)):
             outputs[0:2] = [sweep_progress_html(s), s.message]
-        study_key = [s.run_id, s.sweep["index"], s.sweep["finished"], s.active]
-        figures_key = [s.run_id, s.sweep["finished"]]  # the figures only move when a trial ends
+        study_key = [s.run_id, s.sweep.index, s.sweep.finished, s.active]
+        figures_key = [s.run_id, s.sweep.finished]  # the figures only move when a trial ends
         if seen.get("study") != study_key:
-            outputs[2:7] = self.study_views(s.sweep["study"], figures=seen.get("figures") != figures_key)
+            outputs[2:7] = self.study_views(s.sweep.study, figures=seen.get("figures") != figures_key)
         seen.update(version=s.version, elapsed=int(s.elapsed), study=study_key, figures=figures_key)
         return (*outputs, seen)
 
