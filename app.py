@@ -58,7 +58,7 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
                     with gr.Column(scale=3, min_width=320):
                         draw.pad(draw_tab)  # the canvas reads what is drawn by itself (draw_pad.js)
                     with gr.Column(scale=2, min_width=300):
-                        result = gr.HTML(draw.result_html(draw.Reading()), elem_id="draw-result")
+                        result = gr.HTML(draw.result_html(None), elem_id="draw-result")
                 with gr.Row():
                     random_btn = gr.Button("Random test digit", scale=0)
                     # type="filepath" with preprocess=False: mnist_core reads the file and explains a

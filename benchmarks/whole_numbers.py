@@ -32,7 +32,7 @@ def run(predictor: Predictor, n: int, seed: int, gap: tuple[float, float]) -> di
         start = time.perf_counter()
         result = predictor.read_number(image)
         seconds.append(time.perf_counter() - start)
-        read = result["number"] or ""
+        read = result.number or ""
         whole += read == truth
         count += len(read) == len(truth)
         if len(read) == len(truth):

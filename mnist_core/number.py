@@ -1,31 +1,27 @@
-"""Whole numbers: split an image into digits left to right, read them all in one batch.
+"""Whole numbers: split an image into its digits left to right, each prepared as the model reads it.
 
 The ink (found as for a single digit, mnist_core/preprocess.py) is binarised and cut into connected
 components. Components that share most of their columns (the lifted bar of a 5, a speck above a
 digit) are one digit, and so is a short piece close to a neighbour that ends well above that
 neighbour's bottom (the bar of a 4 drawn apart from its stem); specks and dashes are dropped. Each
-digit is then prepared exactly like a single MNIST digit (20 px box, centred by mass) and the model
-reads them all with one forward pass. One digit gives the same answer as `Predictor.predict`.
+digit is then prepared exactly like a single MNIST digit (20 px box, centred by mass); one digit is
+prepared exactly as `to_mnist` prepares it. Segmentation only: `Predictor.read_number`
+(mnist_core/predict.py) reads the digits with one forward pass.
 
-    {"number": "2026", "digits": [{"digit": 2, "confidence": 0.998, "box": [x0, y0, x1, y1]}, ...]}
-
-Boxes are in the input's pixels (x1, y1 exclusive; inputs over 4096 px are read downscaled, and
-their boxes are in that smaller image); `number` is None when there is no digit. Digits whose ink
-touches are not split: they read as one digit.
+Boxes are (x0, y0, x1, y1) in the input's own pixels, x1 and y1 exclusive, at any size (inputs over
+4096 px are read downscaled and their boxes scaled back). Digits whose ink touches are not split:
+they read as one digit.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
-from .preprocess import MNIST_SIDE, find_ink, ink_to_mnist
-
-if TYPE_CHECKING:
-    from .predict import Predictor
+from .preprocess import find_ink, ink_to_mnist
 
 SOLID = 64  # ink level (0..255) that counts as a stroke when cutting components; fainter fringes follow them
 FRINGE = 2  # px: anti-aliased fringe pixels this close to a stroke belong to it
@@ -131,26 +127,29 @@ def _strokes_of_one(left: _Piece, right: _Piece) -> bool:
     )
 
 
-def read_number(predictor: Predictor, image: Any) -> dict:
-    """Read the digits of an image left to right with one forward pass; see the module docstring."""
+@dataclass(frozen=True)
+class DigitCrop:
+    """One digit of an image: the 28x28 float image in [0, 1] the model reads, and its box in the input's pixels."""
+
+    image28: np.ndarray
+    box: tuple[int, int, int, int]
+
+
+def split_digits(image: Any) -> list[DigitCrop]:
+    """The digits of any supported image, left to right, each prepared for the model; [] when there is none."""
     found = find_ink(image)
     if found is None:
-        return {"number": None, "digits": []}
+        return []
     labels, pieces = segment(found.ink)
-    crops = [found.ink] if len(pieces) == 1 else [_crop(found.ink, labels, piece) for piece in pieces]
-    small = [ink_to_mnist(crop) for crop in crops]
+    if not pieces:
+        return []
     tallest = max(piece.height for piece in pieces)
-    keep = [k for k, digit in enumerate(small) if digit is not None and pieces[k].height >= MIN_HEIGHT * tallest]
-    if not keep:
-        return {"number": None, "digits": []}
-    probabilities = predictor.probabilities(np.stack([small[k] for k in keep]).reshape(-1, MNIST_SIDE, MNIST_SIDE))
     digits = []
-    for k, p in zip(keep, probabilities):
-        piece = pieces[k]
-        box = [
-            int(v) for v in (found.left + piece.x0, found.top + piece.y0, found.left + piece.x1, found.top + piece.y1)
-        ]
-        digits.append({"digit": int(p.argmax()), "confidence": float(p.max()), "box": box})
-    if not digits:
-        return {"number": None, "digits": []}
-    return {"number": "".join(str(d["digit"]) for d in digits), "digits": digits}
+    for piece in pieces:
+        if piece.height < MIN_HEIGHT * tallest:
+            continue  # a mark beside the number, not a digit
+        # One piece is the whole crop, prepared exactly as to_mnist prepares a single digit.
+        small = ink_to_mnist(found.ink if len(pieces) == 1 else _crop(found.ink, labels, piece))
+        if small is not None:
+            digits.append(DigitCrop(small, found.input_box(piece.y0, piece.x0, piece.y1, piece.x1)))
+    return digits

@@ -1,4 +1,4 @@
-"""Prediction: any image (PIL, numpy, file, Gradio sketch dict) -> the digit and ten probabilities."""
+"""Prediction: any image (PIL, numpy, file, Gradio sketch dict) -> the digit, or the number, and its probabilities."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from torch import nn
 
 from .checkpoint import BUNDLED_DEFAULT, LoadedModel, load_model
 from .config import TrainConfig
+from .models import as_input
+from .number import split_digits
 from .preprocess import to_mnist
 from .presets import BEST_PRESET, PRESETS
 
@@ -41,6 +43,53 @@ class Prediction:
     def nothing(cls) -> Prediction:
         """No digit to read: all ten probabilities zero."""
         return cls(None, [0.0] * 10, None)
+
+
+@dataclass(frozen=True)
+class DigitReading:
+    """One digit of a number: the ten probabilities it was read with, its box and the 28x28 image the model saw.
+
+    `box` is (x0, y0, x1, y1) in the input's own pixels (x1, y1 exclusive), whatever the input's size.
+    """
+
+    digit: int
+    probabilities: list[float]
+    box: tuple[int, int, int, int]
+    image28: np.ndarray
+
+    @property
+    def confidence(self) -> float:
+        return self.probabilities[self.digit]
+
+    def top(self, k: int = 3) -> list[tuple[int, float]]:
+        """The k likeliest digits with their probabilities, likeliest first (the first is `digit`)."""
+        order = sorted(range(10), key=lambda d: -self.probabilities[d])  # stable: ties keep argmax's order
+        return [(d, self.probabilities[d]) for d in order[:k]]
+
+    def as_json(self) -> dict:
+        """{"digit", "confidence", "box", "top3": [[digit, probability], ...]}: plain types."""
+        return {
+            "digit": self.digit,
+            "confidence": self.confidence,
+            "box": list(self.box),
+            "top3": [list(pair) for pair in self.top(3)],
+        }
+
+
+@dataclass(frozen=True)
+class NumberReading:
+    """The digits of an image, left to right, from one forward pass; no digits when there is nothing to read."""
+
+    digits: list[DigitReading]
+
+    @property
+    def number(self) -> str | None:
+        """The digits as a string ("2026"), or None when there is none."""
+        return "".join(str(d.digit) for d in self.digits) or None
+
+    def as_json(self) -> dict:
+        """The API's answer: {"number": "2026" or None, "digits": [{"digit", "confidence", "box", "top3"}, ...]}."""
+        return {"number": self.number, "digits": [d.as_json() for d in self.digits]}
 
 
 def ensure_default_model(path: Path = BUNDLED_DEFAULT, progress: Callable[[str], None] = print) -> Path:
@@ -81,19 +130,28 @@ class Predictor:
     @torch.inference_mode()
     def probabilities(self, images28: np.ndarray) -> np.ndarray:
         """Softmax probabilities for float images (N, 28, 28) in [0, 1]."""
-        device = next(self.model.parameters()).device
-        x = torch.from_numpy(np.ascontiguousarray(images28, dtype=np.float32)).to(device).unsqueeze(1)
+        x = as_input(images28, next(self.model.parameters()).device)
         return torch.softmax(self.model(x).float() / self.temperature, dim=1).cpu().numpy()
 
     def predict(self, image: Any) -> Prediction:
         """Read one image: PIL, numpy (L/RGB/RGBA uint8), file path, or Gradio's sketch dict."""
         return self.predict_batch([image])[0]
 
-    def read_number(self, image: Any) -> dict:
-        """Read a number left to right: {"number": "2026" or None, "digits": [{"digit", "confidence", "box"}]}."""
-        from .number import read_number
+    def read_number(self, image: Any) -> NumberReading:
+        """Read a number left to right (mnist_core/number.py splits it) with one forward pass.
 
-        return read_number(self, image)
+        A single digit reads exactly as `predict` reads it.
+        """
+        crops = split_digits(image)
+        if not crops:
+            return NumberReading([])
+        probabilities = self.probabilities(np.stack([crop.image28 for crop in crops]))
+        return NumberReading(
+            [
+                DigitReading(int(p.argmax()), p.astype(float).tolist(), crop.box, crop.image28)
+                for crop, p in zip(crops, probabilities)
+            ]
+        )
 
     def predict_batch(self, images: list[Any]) -> list[Prediction]:
         """Read many images with one forward pass; blank ones get digit=None."""

@@ -330,13 +330,50 @@ def test_uploads_and_the_api_read_files(lab, tmp_path):
     html = lab.draw.show_upload(str(path), DEFAULT_NAME)
     assert 'data-number="71"' in html and html.count('class="box"') == 2 and 'class="marked"' in html
     found = lab.draw.read_number({"path": str(path), "orig_name": "71.png"}, None)
-    assert found["number"] == "71" and [set(d) for d in found["digits"]] == [{"digit", "confidence", "box"}] * 2
+    assert found["number"] == "71" and [set(d) for d in found["digits"]] == [{"digit", "confidence", "box", "top3"}] * 2
     assert lab.draw.read_number(None, None) == {"number": None, "digits": []}
     Image.fromarray(drawing(SEVEN)).save(path)
     label, fig, seen, info = lab.draw.predict_upload(str(path), DEFAULT_NAME)  # API `predict`: one digit
     assert max(label, key=label.get) == "7" and Image.open(seen).size == (168, 168) and len(fig.data[0].y) == 10
     assert lab.draw.predict_upload(None, None)[0] == NO_DIGIT
     assert 'data-number=""' in lab.draw.show_upload(None, None)
+
+
+def test_the_page_shows_the_one_reading_of_the_library(lab, monkeypatch):
+    """The answer, its top 3 and its 28x28 views come from one forward pass: the top 3 agrees with the digit."""
+    model = lab.ctx.registry.predictor(None).model
+    passes = []
+    forward = model.forward
+    monkeypatch.setattr(model, "forward", lambda x: passes.append(len(x)) or forward(x))
+    answer = lab.draw.read_drawing(pad_request(canvas([(0.3, SEVEN), (0.7, ONE)])))
+    assert answer["number"] == "71" and passes == [2]  # both digits in one batch, no second pass
+    cards = re.findall(r'data-digit="(\d)".*?class="conf">([\d.]+)%.*?class="d">(\d)</span>', answer["html"])
+    assert len(cards) == 2
+    for d, (digit, conf, first) in zip(answer["digits"], cards):
+        assert d["top3"][0] == [d["digit"], d["confidence"]] and first == digit == str(d["digit"])
+        assert float(conf) == round(100 * d["confidence"], 1)
+
+
+def test_a_6000_px_upload_is_read_and_boxed_in_its_own_pixels(lab, tmp_path):
+    """Over 4096 px the library reads a downscaled copy; the API's boxes and the page's marks are in the file's pixels."""
+    image = canvas([(0.3, SEVEN), (0.7, ONE)], width=6000, height=1500, pen=110)
+    path = tmp_path / "wide.png"
+    Image.fromarray(image).save(path)
+    found = lab.draw.read_number(str(path), None)
+    assert found["number"] == "71"
+    ink = image.min(axis=2) < 128
+    for d, (lo, hi) in zip(found["digits"], ((0, 3000), (3000, 6000))):
+        rows, cols = np.flatnonzero(ink[:, lo:hi].any(axis=1)), lo + np.flatnonzero(ink[:, lo:hi].any(axis=0))
+        x0, y0, x1, y1 = d["box"]
+        assert x0 <= cols[0] and y0 <= rows[0] and x1 > cols[-1] and y1 > rows[-1], (d["box"], cols[0], rows[0])
+        assert max(cols[0] - x0, rows[0] - y0, x1 - 1 - cols[-1], y1 - 1 - rows[-1]) <= 4  # and hugs the ink
+        assert d["top3"][0] == [d["digit"], d["confidence"]]
+    html = lab.draw.show_upload(str(path), None)
+    marks = re.findall(r'class="box" style="left:([\d.]+)%;top:([\d.]+)%;width:([\d.]+)%', html)
+    assert [(float(left), float(width)) for left, _, width in marks] == [
+        pytest.approx((100 * d["box"][0] / 6000, 100 * (d["box"][2] - d["box"][0]) / 6000), abs=0.05)
+        for d in found["digits"]
+    ]
 
 
 def test_bad_model_names_and_images_give_readable_errors(lab, tmp_path):

@@ -90,11 +90,11 @@ def test_drawn_numbers(predictor, number, slant):
     ink, boxes = draw_number(DRAWN[number], slant=slant)
     for image in (sketchpad(ink), np.repeat((255 - ink)[..., None], 3, axis=2)):
         result = predictor.read_number(image)
-        assert result["number"] == number
-        assert [d["digit"] for d in result["digits"]] == [int(c) for c in number]
-        assert all(0.9 < d["confidence"] <= 1.0 for d in result["digits"])
-        assert all(iou(d["box"], box) > 0.9 for d, box in zip(result["digits"], boxes))
-    json.dumps(result)  # plain types: it goes through the API as is
+        assert result.number == number
+        assert [d.digit for d in result.digits] == [int(c) for c in number]
+        assert all(0.9 < d.confidence <= 1.0 for d in result.digits)
+        assert all(iou(d.box, box) > 0.9 for d, box in zip(result.digits, boxes))
+    json.dumps(result.as_json())  # plain types: it goes through the API as is
 
 
 def test_digits_of_different_sizes_and_gaps(predictor):
@@ -103,7 +103,7 @@ def test_digits_of_different_sizes_and_gaps(predictor):
     canvas = np.zeros((450, ink.shape[1] + small.shape[1]), np.uint8)
     canvas[: ink.shape[0], : ink.shape[1]] = ink
     canvas[450 - small.shape[0] :, ink.shape[1] :] = small  # smaller, lower, close together
-    assert predictor.read_number(canvas)["number"] == "714"
+    assert predictor.read_number(canvas).number == "714"
 
 
 def test_mnist_numbers(predictor, mnist):
@@ -112,10 +112,10 @@ def test_mnist_numbers(predictor, mnist):
     right = 0
     for image, truth, boxes in numbers:
         result = predictor.read_number(image)
-        right += result["number"] == truth
-        if result["number"] is not None and len(result["number"]) == len(truth):
+        right += result.number == truth
+        if result.number is not None and len(result.number) == len(truth):
             # The true boxes include the faintest upscaling fringe, which the reader counts as paper.
-            assert all(iou(d["box"], box) > 0.7 for d, box in zip(result["digits"], boxes))
+            assert all(iou(d.box, box) > 0.7 for d, box in zip(result.digits, boxes))
     assert right >= 95, right
 
 
@@ -124,9 +124,10 @@ def test_one_digit_reads_as_predict_does(predictor, mnist):
         digit = Image.fromarray(255 - mnist.test_images[index].numpy()).resize((280, 280))
         single = predictor.predict(digit)
         result = predictor.read_number(digit)
-        assert result["number"] == str(single.digit)
-        (only,) = result["digits"]
-        assert only["confidence"] == pytest.approx(single.confidence, abs=1e-6)
+        assert result.number == str(single.digit)
+        (only,) = result.digits
+        assert only.probabilities == pytest.approx(single.probabilities, abs=1e-6)
+        assert np.array_equal(only.image28, single.image)  # the same 28x28 input
 
 
 def test_specks_beside_a_number_are_ignored(predictor):
@@ -134,7 +135,68 @@ def test_specks_beside_a_number_are_ignored(predictor):
     ink = ink.copy()
     ink[300:306, 40:46] = 255  # a dot before the number
     ink[30:34, 330:350] = 255  # a short dash above it
-    assert predictor.read_number(ink)["number"] == "42"
+    assert predictor.read_number(ink).number == "42"
+
+
+def photo(width: int, height: int, left: int, top: int) -> tuple[np.ndarray, list[list[int]], str]:
+    """A white canvas of width x height with "427" drawn big in black at (left, top), each digit's ink box, the number."""
+    ink, boxes = draw_number([FOUR, TWO, SEVEN], height=800)
+    canvas = np.full((height, width), 255, np.uint8)
+    canvas[top : top + ink.shape[0], left : left + ink.shape[1]] = 255 - ink
+    return canvas, [[x0 + left, y0 + top, x1 + left, y1 + top] for x0, y0, x1, y1 in boxes], "427"
+
+
+def assert_encloses(found: list, boxes: list[list[int]]) -> None:
+    """Each box read encloses its digit's ink in the input's own pixels, and hugs it (within 2 px)."""
+    for d, (x0, y0, x1, y1) in zip(found, boxes):
+        bx0, by0, bx1, by1 = d.box
+        assert bx0 <= x0 and by0 <= y0 and bx1 >= x1 and by1 >= y1, (d.box, (x0, y0, x1, y1))
+        assert max(x0 - bx0, y0 - by0, bx1 - x1, by1 - y1) <= 2, (d.box, (x0, y0, x1, y1))
+
+
+def test_a_6000_px_photo_reads_with_boxes_in_its_own_pixels(predictor, tmp_path):
+    """Inputs over 4096 px are read downscaled; their boxes still come in the input's pixels."""
+    canvas, boxes, number = photo(6000, 1500, left=2600, top=100)
+    Image.fromarray(canvas).save(tmp_path / "photo.png")
+    for image in (canvas, tmp_path / "photo.png", Image.fromarray(canvas).convert("RGB")):
+        result = predictor.read_number(image)
+        assert result.number == number
+        assert_encloses(result.digits, boxes)
+
+
+def test_a_sideways_stored_photo_boxes_the_upright_image(predictor, tmp_path):
+    """EXIF orientation 3 (stored upside down), odd sizes: the partial last block of the downscale comes first."""
+    canvas, boxes, number = photo(6001, 1501, left=2601, top=101)
+    stored = Image.fromarray(canvas).rotate(180)
+    exif = Image.Exif()
+    exif[0x0112] = 3
+    stored.save(tmp_path / "upside-down.png", exif=exif)
+    result = predictor.read_number(tmp_path / "upside-down.png")
+    assert result.number == number
+    assert_encloses(result.digits, boxes)
+
+
+def test_one_reading_gives_each_digit_its_probabilities_and_28x28_input(predictor, monkeypatch):
+    """One forward pass: the digit, its confidence and its top 3 all come from the same ten probabilities."""
+    ink, _ = draw_number([FOUR, TWO, SEVEN])
+    passes = []
+    forward = predictor.model.forward
+    monkeypatch.setattr(predictor.model, "forward", lambda x: passes.append(len(x)) or forward(x))
+    result = predictor.read_number(ink)
+    assert passes == [3]  # all three digits in one batch, and no second pass
+    for d in result.digits:
+        assert len(d.probabilities) == 10 and sum(d.probabilities) == pytest.approx(1, abs=1e-5)
+        assert d.digit == int(np.argmax(d.probabilities)) and d.confidence == max(d.probabilities)
+        top = d.top(3)
+        assert top[0] == (d.digit, d.confidence) and top[0][1] >= top[1][1] >= top[2][1]
+        assert d.image28.shape == (28, 28) and d.image28.dtype == np.float32
+    assert result.as_json() == {
+        "number": "427",
+        "digits": [
+            {"digit": d.digit, "confidence": d.confidence, "box": list(d.box), "top3": [list(t) for t in d.top(3)]}
+            for d in result.digits
+        ],
+    }
 
 
 @pytest.mark.parametrize(
@@ -148,7 +210,9 @@ def test_specks_beside_a_number_are_ignored(predictor):
     ids=["none", "black", "white", "dot"],
 )
 def test_nothing_is_no_number(predictor, image):
-    assert predictor.read_number(image) == {"number": None, "digits": []}
+    result = predictor.read_number(image)
+    assert result.number is None and result.digits == []
+    assert result.as_json() == {"number": None, "digits": []}
 
 
 def test_cli_predict_number(default_checkpoint, tmp_path):

@@ -3,6 +3,7 @@
 The canvas is our own (`pad`): a gr.HTML whose JavaScript sends the drawing straight to the server
 function `read_drawing` (one POST, not through the queue) and shows the returned answer at once.
 Uploads and random test digits are Gradio events rendering the same answer (draw_view.result_html).
+Every answer is the library's one reading (`Predictor.read_number`): one forward pass, shown as is.
 """
 
 from __future__ import annotations
@@ -19,15 +20,14 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ...checkpoint_paths import CheckpointError
-from ...preprocess import ImageError
+from ...preprocess import ImageError, load_image
 from .. import charts
 from ..context import AppContext, log, user_error
 from ..images import png_file
-from ..reading import Reading, read
 from .draw_view import NO_DIGIT, marked_copy, result_html
 
 if TYPE_CHECKING:
-    from ...predict import Prediction
+    from ...predict import NumberReading, Prediction
 
 HERE = Path(__file__).resolve().parent
 CSS = (HERE / "draw.css").read_text()
@@ -42,7 +42,7 @@ MAX_DRAWING_CHARS = 4_000_000  # a canvas PNG is ~10 KB; anything near this is n
 MAX_DRAWING_SIDE = 4096
 UPLOAD = dict(sources=["upload", "clipboard"], height=150, elem_id="upload")  # the "...or upload a photo" box
 
-__all__ = ["CSS", "NO_DIGIT", "DrawTab", "Reading", "pad", "prediction_outputs", "result_html"]
+__all__ = ["CSS", "NO_DIGIT", "DrawTab", "pad", "prediction_outputs", "result_html"]
 
 
 def prediction_outputs(prediction: Prediction, info: str = "", true_label: int | None = None) -> tuple:
@@ -91,10 +91,10 @@ class DrawTab:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
 
-    def reading(self, image: Any, model: str | None) -> Reading:
+    def reading(self, image: Any, model: str | None) -> NumberReading:
         """Read any image (array, PIL image, file path) with the chosen model; bad input or model: gr.Error."""
         try:
-            return read(self.ctx.registry.predictor(model), image)
+            return self.ctx.registry.predictor(model).read_number(image)
         except (CheckpointError, ImageError) as exc:
             raise user_error(exc) from None
 
@@ -102,23 +102,24 @@ class DrawTab:
         """The pad's server function: {"image": PNG data URL, "model": name} -> the answer as JSON.
 
         Returns number, digits (box, confidence, top3), the rendered answer `html`, the drawing's
-        `size` and `server_ms`; a bad request or model gives {"error": message, "html": ...}.
+        `size` (the frame of the boxes) and `server_ms`; a bad request or model gives {"error": message, "html": ...}.
         """
         started = time.perf_counter()
         request = request if isinstance(request, dict) else {}
         model = request.get("model") or None
         try:
-            reading = self.reading(decode_drawing(request.get("image")), model if isinstance(model, str) else None)
+            drawing = decode_drawing(request.get("image"))
+            reading = self.reading(drawing, model if isinstance(model, str) else None)
         except (gr.Error, ImageError) as exc:
             message = exc.message if isinstance(exc, gr.Error) else str(exc)
-            return {"error": message, "html": result_html(Reading(), f"Cannot read the drawing: {message}")}
+            return {"error": message, "html": result_html(None, f"Cannot read the drawing: {message}")}
         except Exception:  # noqa: BLE001 - the pad gets a message, the log the traceback; the server keeps serving
             log.exception("read_drawing failed")
-            return {"error": "internal error", "html": result_html(Reading(), "Something went wrong; try again.")}
+            return {"error": "internal error", "html": result_html(None, "Something went wrong; try again.")}
         return {
             **reading.as_json(),
             "html": result_html(reading),
-            "size": list(reading.size),
+            "size": [drawing.shape[1], drawing.shape[0]],
             "server_ms": round(1000 * (time.perf_counter() - started), 1),
         }
 
@@ -126,25 +127,29 @@ class DrawTab:
         """The answer for an uploaded image, with a marked copy of it (the page's upload event)."""
         path, name = _file(image)
         if path is None:
-            return result_html(Reading())
+            return result_html(None)
         try:
-            reading = self.reading(path, model)
-            with Image.open(path) as pil:
-                return result_html(reading, marked=marked_copy(pil, reading))
+            try:
+                pixels = load_image(path)  # opened once: read, then shown, as the library loaded it
+            except ImageError as exc:
+                raise user_error(exc) from None
+            reading = self.reading(pixels, model)
+            return result_html(reading, marked=marked_copy(pixels, reading))
         except gr.Error as exc:
             raise _named(exc, path, name) from None
 
     def read_number(self, image: str | dict | None, model: str | None) -> dict:
-        """API `read_number`: an image file -> {"number": "2026" or None, "digits": [{digit, confidence, box}]}."""
+        """API `read_number`: an image file -> {"number": "2026" or None, "digits": [{digit, confidence, box, top3}]}.
+
+        Boxes are in the file's own pixels (upright), at any size.
+        """
         path, name = _file(image)
         if path is None:
             return {"number": None, "digits": []}
         try:
-            found = self.reading(path, model).as_json()
+            return self.reading(path, model).as_json()
         except gr.Error as exc:
             raise _named(exc, path, name) from None
-        found["digits"] = [{k: d[k] for k in ("digit", "confidence", "box")} for d in found["digits"]]
-        return found
 
     def predict_upload(self, image: str | dict | None, model: str | None) -> tuple:
         """API `predict`: the one digit in an image file (pass gradio_client.handle_file(path)).
@@ -179,8 +184,8 @@ class DrawTab:
         reading = self.reading(image, model)
         mark = "correct" if reading.number == str(label) else "wrong"
         info = f"Test image #{index}, true label {label} ({mark})."
-        big = Image.fromarray(charts.enlarge(image, 168))
-        return result_html(reading, info, marked=marked_copy(big, reading), true_label=label)
+        big = charts.enlarge(image, 168)
+        return result_html(reading, info, marked=marked_copy(big, reading, frame=(28, 28)), true_label=label)
 
 
 def _file(image: str | dict | None) -> tuple[str | None, str | None]:
@@ -209,5 +214,5 @@ def pad(tab: DrawTab) -> gr.HTML:
         apply_default_css=False,
         elem_id="draw-pad",
         head=f"<style>{CSS}</style>",  # the tab's CSS (answer panel, compact phone header) comes with the pad
-        empty_html=result_html(Reading()),
+        empty_html=result_html(None),
     )

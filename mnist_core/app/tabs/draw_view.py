@@ -1,8 +1,10 @@
 """The Draw tab's answer as plain HTML: the number, each digit's confidence, top 3 and 28x28 view.
 
 One function renders it for drawings (sent back by the pad's server function), uploads and random
-test digits (Gradio events), so all three look the same. No plotly, no files: images are inline
-base64 PNGs, bars are CSS, so the browser shows the answer as soon as it arrives.
+test digits (Gradio events), so all three look the same. It shows the library's one reading
+(`Predictor.read_number`: each digit's probabilities, box and 28x28 image) and computes nothing of
+its own. No plotly, no files: images are inline base64 PNGs, bars are CSS, so the browser shows the
+answer as soon as it arrives.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import base64
 import html
 import io
 import itertools
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
-from ..reading import Reading
+if TYPE_CHECKING:
+    from ...predict import NumberReading
 
 NO_DIGIT = "no digit"
 MARKED_SIDE = 240  # px: longer side of the marked copy of an uploaded image
@@ -37,11 +41,14 @@ def view28(image: np.ndarray | None) -> str:
     return png_data_url(np.clip(np.asarray(image, np.float32) * 255, 0, 255).astype(np.uint8))
 
 
-def marked_copy(image: Image.Image, reading: Reading) -> str:
-    """A copy of an uploaded image (longer side MARKED_SIDE px) with each digit's box drawn over it."""
-    copy = _displayable(image)
+def marked_copy(pixels: np.ndarray, reading: NumberReading, frame: tuple[int, int] | None = None) -> str:
+    """A copy of an image as read (a uint8 array, preprocess.load_image) with each digit's box drawn over it.
+
+    `frame` is the (width, height) the boxes are in: by default the array's own.
+    """
+    copy = _displayable(pixels)
+    width, height = frame or copy.size
     copy.thumbnail((MARKED_SIDE, MARKED_SIDE))
-    width, height = reading.size if all(reading.size) else image.size
     boxes = "".join(
         f'<span class="box" style="left:{100 * d.box[0] / width:.2f}%;top:{100 * d.box[1] / height:.2f}%;'
         f'width:{100 * (d.box[2] - d.box[0]) / width:.2f}%;height:{100 * (d.box[3] - d.box[1]) / height:.2f}%">'
@@ -51,25 +58,21 @@ def marked_copy(image: Image.Image, reading: Reading) -> str:
     return f'<div class="marked"><img alt="the image read, digits boxed" src="{png_data_url(copy)}">{boxes}</div>'
 
 
-def _displayable(image: Image.Image) -> Image.Image:
-    """An upright RGB copy of any image the library could read (16-bit and float greys stretched to 8 bits)."""
-    image.draft("RGB", (2 * MARKED_SIDE, 2 * MARKED_SIDE))  # JPEGs decode at a reduced size: much faster
-    image = ImageOps.exif_transpose(image)
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        values = np.asarray(image, dtype=np.float32)
-        top = float(values.max()) or 1.0
-        image = Image.fromarray((np.clip(values / top, 0, 1) * 255).astype(np.uint8))
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+def _displayable(pixels: np.ndarray) -> Image.Image:
+    """An RGB PIL copy of a loaded uint8 array (L, LA, RGB or RGBA), transparent parts on white paper."""
+    mode = {2: "LA", 3: "RGB", 4: "RGBA"}[pixels.shape[2]] if pixels.ndim == 3 else "L"
+    image = Image.fromarray(np.ascontiguousarray(pixels), mode)
+    if mode in ("LA", "RGBA"):
         rgba = image.convert("RGBA")
         return Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
     return image.convert("RGB")
 
 
-def result_html(reading: Reading, info: str = "", marked: str = "", true_label: int | None = None) -> str:
-    """The answer panel: the number (or "no digit"), then one card per digit; `info` is escaped text."""
+def result_html(reading: NumberReading | None, info: str = "", marked: str = "", true_label: int | None = None) -> str:
+    """The answer panel: the number (or "no digit"; None: nothing read), then one card per digit; `info` is escaped text."""
     note = f'<p class="info">{html.escape(info)}</p>' if info else ""
     stamp = f'data-n="{next(_counter)}"'  # a new value each time, so the page re-renders even a repeat
-    if not reading.digits:
+    if reading is None or not reading.digits:
         return (
             f'<div class="draw-answer" {stamp}><div class="number none" data-number="">{NO_DIGIT}</div>'
             f'<p class="hint">Nothing to read: draw a digit or a number (or upload an image of one).</p>'
@@ -83,7 +86,7 @@ def result_html(reading: Reading, info: str = "", marked: str = "", true_label: 
             f'<span class="p">{100 * p:.1f}%</span></div>'
             for digit, p in d.top(3)
         )
-        seen = view28(d.image)
+        seen = view28(d.image28)
         img = f'<img class="seen" alt="28x28 input" src="{seen}">' if seen else ""
         cards.append(
             f'<div class="digit-card" data-digit="{d.digit}">{img}<div class="guess"><span class="big">{d.digit}</span>'

@@ -269,7 +269,7 @@ class InsideTab:
         from ...data import sample_test
 
         i = sample_test(data, 1)[0]
-        out = self.explain(data.test_images[i].float().div(255).numpy(), target, model)
+        out = self.explain(data.test_images[i].numpy(), target, model)
         label = int(data.test_labels[i])
         return (out[0], f"Test digit #{i}, true label **{label}**. {out[1]}", *out[2:])
 
