@@ -39,7 +39,9 @@ from mnist_core.app.widgets import hyperparameter_widgets
 from mnist_core.config import TrainConfig
 from tests.support.drawings import seven, seven_png
 from tests.support.fixtures import TINY, fake_checkpoint
-from tests.support.server import CHROMIUM, CHROMIUM_ARGS, AppServer
+from tests.support.hold import RunHold, child_env
+from tests.support.server import AppServer
+from tests.support.waiting import finished, run_ended
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -222,7 +224,7 @@ def test_bad_hyperparameters_are_refused_before_anything_starts(lab, values, mes
     if message is None:  # the control case: the same path accepts a valid config
         assert lab.train.start_training(**values).startswith("Started run")
         lab.ctx.jobs.stop()
-        assert lab.ctx.jobs.wait(120)
+        finished(lab.ctx.jobs)
         return
     with pytest.raises(gr.Error, match=message):
         lab.train.start_training(**values)
@@ -349,16 +351,13 @@ def files(tmp_path_factory) -> dict[str, tuple[Path, str, str]]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(start_app, tmp_path_factory):
     """`python app.py` on a free port; its checkpoint folder holds a good run and bad files."""
     root = tmp_path_factory.mktemp("server")
     paths = populate(root / "runs")
-    with AppServer(checkpoints=root / "runs") as app_server:
-        app_server.marker = paths["marker"]
-        yield app_server
-    assert not app_server.tracebacks() or all("InvalidPathError" in t for t in app_server.tracebacks()), (
-        app_server.tracebacks()
-    )
+    app_server = start_app(checkpoints=root / "runs", tracebacks=("InvalidPathError",))
+    app_server.marker = paths["marker"]
+    return app_server
 
 
 @pytest.fixture(scope="module")
@@ -366,10 +365,14 @@ def client(server) -> Client:
     return Client(server.url, verbose=False)
 
 
-def page_call(url: str, api_name: str, data: list) -> dict:
-    """Run an event as the page does: join the queue by fn_index and read its event stream."""
+def page_call(url: str, elem_id: str, trigger: str, data: list) -> dict:
+    """Run the event that `trigger` fires on the component `elem_id` as the page does: join the queue
+    by fn_index and read its event stream (a private event has no API name to find it by)."""
     config = httpx.get(url + "config", timeout=30).json()
-    fn_index = next(i for i, dep in enumerate(config["dependencies"]) if dep.get("api_name") == api_name)
+    component = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == elem_id)
+    fn_index = next(
+        i for i, dep in enumerate(config["dependencies"]) if [component, trigger] in map(list, dep["targets"])
+    )
     session = uuid.uuid4().hex[:11]
     body = {"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None}
     httpx.post(url + "gradio_api/queue/join", json=body, timeout=30).raise_for_status()
@@ -410,7 +413,7 @@ def test_api_bad_image_files(server, client, files):
 
 def test_page_upload_of_bad_files_gets_the_message_not_a_bare_error(server, client, files):
     for name, (path, kind, expected) in files.items():
-        result = page_call(server.url, "show_upload", [page_upload(server.url, path), DEFAULT_NAME])
+        result = page_call(server.url, "upload", "upload", [page_upload(server.url, path), DEFAULT_NAME])
         if kind == "error":
             # Before the fix Gradio's own decoder failed first: {"error": null}, a bare "Error" toast.
             assert not result["success"] and re.search(expected, result["output"]["error"] or ""), (name, result)
@@ -451,7 +454,7 @@ def test_page_drawings_are_read_and_bad_ones_explained(server):
 def test_page_cannot_make_the_server_read_a_path_of_its_choosing(server, client, files):
     for path in ("/etc/passwd", str(server.checkpoints / "good-run.pt"), str(REPO / "checkpoints" / "default.pt")):
         forged = {"path": path, "orig_name": "digit.png", "meta": {"_type": "gradio.FileData"}}
-        result = page_call(server.url, "show_upload", [forged, None])
+        result = page_call(server.url, "upload", "upload", [forged, None])
         assert not result["success"] and "root:" not in json.dumps(result)  # refused by Gradio, nothing read
     assert_serving(client, files)
 
@@ -563,10 +566,12 @@ def test_uploads_over_the_size_limit_are_refused(server, client, files):
 
 # ------------------------------------------------------------------------------ training caps
 @pytest.fixture(scope="module")
-def capped_server():
-    """A public-Space configuration: at most 1 epoch, and runs stop after 2 s."""
-    with AppServer(env={"MNIST_MAX_EPOCHS": "1", "MNIST_MAX_TRAIN_SECONDS": "2"}) as app_server:
-        yield app_server
+def capped_server(start_app, tmp_path_factory):
+    """A public-Space configuration: at most 1 epoch, and runs stop after 2 s. Each run holds at its
+    first step until it is stopped, so only the time cap can end it, on a CPU or a GPU alike."""
+    marker = tmp_path_factory.mktemp("hold") / "held"
+    caps = {"MNIST_MAX_EPOCHS": "1", "MNIST_MAX_TRAIN_SECONDS": "2"}
+    return start_app(env={**caps, **child_env(marker, run=RunHold(epoch=1))})
 
 
 @pytest.mark.slow
@@ -574,10 +579,9 @@ def test_caps_are_enforced_on_the_api_not_only_in_the_ui(capped_server):
     client = Client(capped_server.url, verbose=False)
     with pytest.raises(Exception, match="epochs: 2 is above this server's limit of 1"):
         client.predict(epochs=2, api_name="/train")
-    # An epoch of the large CNN takes a minute or more on a CPU, far past 2 s: the server stops it.
-    # (The default CNN's epoch now fits in 2 s on a fast CPU, so it cannot prove the cap.)
-    assert client.predict(model="cnn_large", epochs=1, api_name="/train").startswith("Started run")
-    deadline_status = _wait_for_end(client, timeout=300)
+    # The run holds at its first step until stopped (capped_server): the cap must stop it.
+    assert client.predict(**TINY, api_name="/train").startswith("Started run")
+    deadline_status = run_ended(client)
     assert deadline_status["status"] == "stopped" and "time limit of 2 s" in deadline_status["message"]
     assert deadline_status["epoch"] == 0  # stopped within its first epoch: nothing saved
     assert not list(capped_server.checkpoints.glob("*.pt"))
@@ -593,19 +597,6 @@ def test_training_disabled_is_enforced_on_the_api(files):
         assert_serving(client, files)  # everything else still works
 
 
-def _wait_for_end(client: Client, timeout: float) -> dict:
-    """Poll the status API until the run is no longer active (deadline: `timeout` s)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        status = client.predict(api_name="/status")
-        if status["status"] not in ("starting", "running", "stopping"):
-            return status
-        assert time.monotonic() < deadline, f"the run did not end within {timeout} s: {status}"
-        time.sleep(0.5)  # polling interval of a condition with a deadline, not a synchronisation
-
-
 # ------------------------------------------------------------------------------- in a browser
 @pytest.mark.slow
 @pytest.mark.browser
@@ -619,20 +610,17 @@ def _wait_for_end(client: Client, timeout: float) -> dict:
         ("seven_animated.gif", "7"),
     ],
 )
-def test_page_upload_shows_the_message_or_the_digit(server, files, name, shown):
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.goto(server.url)
-            page.locator("#upload input[type=file]").set_input_files(str(files[name][0]))
-            if len(shown) == 1:  # a digit: the answer
-                label = page.locator("#draw-result .number")
-                sync_api.expect(label).to_have_text(shown, timeout=60_000)
-            else:  # an error toast with mnist_core's message (not a bare "Error")
-                sync_api.expect(page.locator(".toast-body").filter(has_text=shown)).to_be_visible(timeout=60_000)
-        finally:
-            browser.close()
+def test_page_upload_shows_the_message_or_the_digit(server, browser, files, name, shown):
+    from tests.support.browser import expect
+
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    try:
+        page = context.new_page()
+        page.goto(server.url)
+        page.locator("#upload input[type=file]").set_input_files(str(files[name][0]))
+        if len(shown) == 1:  # a digit: the answer
+            expect(page.locator("#draw-result .number")).to_have_text(shown, timeout=60_000)
+        else:  # an error toast with mnist_core's message (not a bare "Error")
+            expect(page.locator(".toast-body").filter(has_text=shown)).to_be_visible(timeout=60_000)
+    finally:
+        context.close()
