@@ -19,13 +19,12 @@ os.environ.setdefault("MNIST_DATA_DIR", str(Path(__file__).resolve().parent / "d
 import gradio as gr  # noqa: E402
 
 from mnist_core.app.context import AppContext  # noqa: E402
-from mnist_core.app.events import PREDICT, PRIVATE  # noqa: E402
+from mnist_core.app.events import PRIVATE  # noqa: E402
 from mnist_core.app.gradio_compat import calm_queue  # noqa: E402
 from mnist_core.app.jobs import JobManager  # noqa: E402
 from mnist_core.app.latest import TOKEN_JS  # noqa: E402
 from mnist_core.app.registry import RunRegistry  # noqa: E402
 from mnist_core.app.tabs import curves, data, draw, evaluate, inside, runs, sweep, train  # noqa: E402
-from mnist_core.app.widgets import TrainForm  # noqa: E402
 
 # Gradio accepts uploads of any size by default: on a shared Space one visitor could fill the disk.
 MAX_UPLOAD = "50mb"
@@ -52,72 +51,31 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
             elem_id="model-picker",
         )
 
+        # Each tab builds its own components and events (mnist_core/app/tabs) and returns them by name.
         with gr.Tabs() as tabs:
             with gr.Tab("Draw", id="draw"):
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=3, min_width=320):
-                        draw.pad(draw_tab)  # the canvas reads what is drawn by itself (draw_pad.js)
-                    with gr.Column(scale=2, min_width=300):
-                        result = gr.HTML(draw.result_html(None), elem_id="draw-result")
-                with gr.Row():
-                    random_btn = gr.Button("Random test digit", scale=0)
-                    # type="filepath" with preprocess=False: mnist_core reads the file and explains a
-                    # text file named .png or a decompression bomb, not Gradio's bare "Error".
-                    upload = gr.Image(label="...or upload a photo", type="filepath", image_mode=None, **draw.UPLOAD)
-                upload.upload(draw_tab.show_upload, [upload, model], result, preprocess=False, **PRIVATE, **PREDICT)
-                random_btn.click(draw_tab.random_test_digit, model, result, api_name="random_digit", **PREDICT)
-                # API: `predict` (one digit: label, chart, 28x28 view, text) and `read_number` take plain files.
-                api_image, api_outs = gr.File(visible=False), draw.api_outputs()
-                api = dict(inputs=[api_image, model], **PREDICT)
-                gr.Button(visible=False).click(draw_tab.predict_upload, outputs=api_outs, api_name="predict", **api)
-                gr.Button(visible=False).click(
-                    draw_tab.read_number, outputs=gr.JSON(visible=False), api_name="read_number", **api
-                )
-
-            with gr.Tab("Inside", id="inside") as inside_ui:
-                # Integrated Gradients, each layer, nearest training digits, the test-set map; "watch it learn".
-                inside_tab.build(model, inside_ui)
-
+                draw_tab.build(model)  # the pad reads what is drawn by itself (draw_pad.js)
+            with gr.Tab("Inside", id="inside") as tab:
+                inside_tab.build(model, tab)  # Integrated Gradients, layers, neighbours, map; "watch it learn"
             with gr.Tab("Train", id="train"):
-                gr.Markdown(f"Pick a preset, change what you like, start. One run at a time. {jobs.caps.describe()}")
-                form = TrainForm(jobs.caps)
-                form.build_top()
-                with gr.Row():
-                    start = dict(variant="primary", interactive=not jobs.caps.training_disabled, elem_id="start")
-                    start_btn = gr.Button("Start training", **start)
-                    stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
-                progress = gr.HTML(train.progress_html(jobs.snapshot()), elem_id="progress")
-                status = gr.Markdown(jobs.snapshot().message, show_label=False, elem_id="train-status")
-                form.build_more()
-                widgets, fill = form.widgets, form.fill_outputs
-                form.wire(train_tab)  # preset -> every widget; changes -> visibility, note, estimate, address bar
-                # preprocess=False: raw values (page or API) go straight to TrainConfig.from_dict,
-                # whose messages name the field and its allowed range.
-                started = start_btn.click(
-                    train_tab.start_training, inputs_kwargs=widgets, outputs=status, api_name="train", preprocess=False
-                )
-                stop_btn.click(train_tab.stop_training, None, status, api_name="stop")
-                status_api, status_btn = gr.JSON(visible=False, label="status"), gr.Button(visible=False)
-                status_btn.click(train_tab.training_status, None, status_api, api_name="status")
-
+                train_ui = train_tab.build()
             with gr.Tab("Sweep", id="sweep"):
                 sweep_tab.build(model)  # its components, handlers and 1 s poll
-
             with gr.Tab("Curves", id="curves"):
                 curves_ui = curves_tab.build(names)
+            with gr.Tab("Evaluate", id="evaluate") as tab:
+                evaluate_tab.build(model, tab)
+            with gr.Tab("Data", id="data") as tab:
+                data_tab.build(tab)
+            with gr.Tab("Runs", id="runs") as tab:
+                runs_ui = runs_tab.build(model, tab)
 
-            with gr.Tab("Evaluate", id="evaluate") as evaluate_ui:
-                evaluate_tab.build(model, evaluate_ui)
-
-            with gr.Tab("Data", id="data") as data_ui:
-                data_tab.build(data_ui)
-
-            with gr.Tab("Runs", id="runs") as runs_ui:
-                runs_view = runs_tab.build(model, runs_ui)
-
-        runs_view.load.click(train_tab.load_run, [form.token, model], [*fill, tabs], js=TOKEN_JS, **PRIVATE)
+        # What crosses tabs: a run loaded into Train, the page's tick, Start's first point, the page's URL.
+        form, fill = train_ui.form, [*train_ui.form.fill_outputs, tabs]
+        runs_ui.load.click(train_tab.load_run, [form.token, model], fill, js=TOKEN_JS, **PRIVATE)
         seen = gr.State({})
-        poll_outs = [progress, status, *curves_ui.plots, model, curves_ui.overlay, runs_view.table, seen]
+        shown = [train_ui.progress, train_ui.status, *curves_ui.plots, model, curves_ui.overlay, runs_ui.table]
+        poll_outs = [*shown, seen]  # CurvesTab.poll's outputs, in its order
         gr.Timer(1.0).tick(
             curves_tab.poll,
             [seen, curves_ui.overlay, model],
@@ -127,7 +85,7 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
             **PRIVATE,
         )
         # After a Start the page is not left to the next tick: the run's first point shows as it comes.
-        started.success(
+        train_ui.started.success(
             curves_tab.first_point,
             [seen, curves_ui.overlay, model],
             poll_outs,
@@ -137,7 +95,7 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
         )
         model.change(None, js="() => { window.drawPad?.send(true); }")  # re-read the drawing
         demo.load(curves_tab.curve_figures, curves_ui.overlay, curves_ui.plots, **PRIVATE)
-        demo.load(train_tab.from_url, form.token, [*fill, tabs], js=TOKEN_JS, show_progress="hidden", **PRIVATE)
+        demo.load(train_tab.from_url, form.token, fill, js=TOKEN_JS, show_progress="hidden", **PRIVATE)
     return demo
 
 

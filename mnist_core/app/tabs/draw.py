@@ -12,6 +12,7 @@ import base64
 import binascii
 import io
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from ...checkpoint_paths import CheckpointError
 from ...preprocess import ImageError, load_image
 from .. import charts
 from ..context import AppContext, log, user_error
+from ..events import PREDICT, PRIVATE
 from ..images import png_file
 from .draw_view import NO_DIGIT, marked_copy, result_html
 
@@ -85,11 +87,44 @@ def decode_drawing(data_url: Any) -> np.ndarray:
         raise ImageError("the drawing is not a readable PNG") from None
 
 
+@dataclass(frozen=True)
+class DrawView:
+    """The Draw tab's components, by name (DrawTab.build)."""
+
+    pad: gr.HTML  # reads a drawing by itself (draw_pad.js), not through Gradio's events
+    result: gr.HTML
+    random: gr.Button
+    upload: gr.Image
+
+
 class DrawTab:
     """Handlers of the Draw tab (and the `predict`, `read_number` and `random_digit` API events)."""
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
+
+    def build(self, model: gr.Dropdown) -> DrawView:
+        """The tab's components and events, inside app.py's `with gr.Tab("Draw")`: the pad and its answer,
+        a random test digit, an upload, and the API events `random_digit`, `predict` and `read_number`;
+        `model` is the page's model picker."""
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=320):
+                drawing_pad = pad(self)
+            with gr.Column(scale=2, min_width=300):
+                result = gr.HTML(result_html(None), elem_id="draw-result")
+        with gr.Row():
+            random = gr.Button("Random test digit", scale=0)
+            # type="filepath" with preprocess=False: mnist_core reads the file and explains a
+            # text file named .png or a decompression bomb, not Gradio's bare "Error".
+            upload = gr.Image(label="...or upload a photo", type="filepath", image_mode=None, **UPLOAD)
+        upload.upload(self.show_upload, [upload, model], result, preprocess=False, **PRIVATE, **PREDICT)
+        random.click(self.random_test_digit, model, result, api_name="random_digit", **PREDICT)
+        # API: `predict` (one digit: label, chart, 28x28 view, text) and `read_number` take plain files.
+        api_image, api_outs = gr.File(visible=False), api_outputs()
+        api = dict(inputs=[api_image, model], **PREDICT)
+        gr.Button(visible=False).click(self.predict_upload, outputs=api_outs, api_name="predict", **api)
+        gr.Button(visible=False).click(self.read_number, outputs=gr.JSON(visible=False), api_name="read_number", **api)
+        return DrawView(pad=drawing_pad, result=result, random=random, upload=upload)
 
     def reading(self, image: Any, model: str | None) -> NumberReading:
         """Read any image (array, PIL image, file path) with the chosen model; bad input or model: gr.Error."""

@@ -4,6 +4,7 @@ background run (API events `train`, `stop`, `status`)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -12,10 +13,11 @@ from ...config import TrainConfig, applicable
 from ...presets import DEFAULT_PRESET, PRESETS, get_preset
 from ...query import PRESET_KEY, closest_preset, encode_query, parse_query, query_string
 from ..context import AppContext, user_error
-from ..jobs import JobError, JobState
+from ..jobs import JobError
 from ..latest import LatestAnswers
+from ..progress_bar import progress_html
 from ..registry import DEFAULT_NAME, UnknownRunError
-from ..widgets import CONTROLLERS, DEPENDENTS, NAMES, scaled_fields, to_scale
+from ..widgets import CONTROLLERS, DEPENDENTS, NAMES, TrainForm, scaled_fields, to_scale
 
 # Positions in TrainForm.fill_outputs: the preset, the fields, the scale sliders, the URL note, the preset
 # note, the estimate, the query, the dependent fields' containers.
@@ -29,18 +31,16 @@ def training_query(query: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in query.items() if not str(k).startswith("__") and k != "view"}
 
 
-def progress_html(s: JobState) -> str:
-    """A progress bar with the run's state."""
-    color = {"failed": "#d62728", "stopped": "#ff7f0e", "done": "#2ca02c"}.get(s.status, "#1f77b4")
-    pct = max(0.0, min(1.0, s.progress)) * 100
-    current = min(s.epoch + 1, s.epochs) if s.active else s.epoch  # the epoch in progress, else the last one
-    caption = f"{s.status} · {pct:.0f}% · epoch {current}/{s.epochs} · {s.elapsed:.0f} s" if s.run_id else "idle"
-    return (
-        f'<div id="train-progress" data-status="{s.status}" style="width:100%">'
-        f'<div style="height:14px;border-radius:7px;background:#e5e7eb;overflow:hidden">'
-        f'<div style="height:100%;width:{pct:.1f}%;background:{color}"></div></div>'
-        f'<div style="font-size:0.9em;margin-top:4px">{caption}</div></div>'
-    )
+@dataclass(frozen=True)
+class TrainView:
+    """The Train tab's components, by name (TrainTab.build)."""
+
+    form: TrainForm  # the preset, every field's widget, the notes, the estimate, the form token
+    start: gr.Button
+    stop: gr.Button
+    progress: gr.HTML
+    status: gr.Markdown
+    started: gr.events.Dependency  # Start's event (API `train`): the page chains the run's first curve point to it
 
 
 class TrainTab:
@@ -49,6 +49,32 @@ class TrainTab:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
         self.latest = LatestAnswers()  # per page, the newest form request: older answers are dropped
+
+    def build(self) -> TrainView:
+        """The tab's components and events, inside app.py's `with gr.Tab("Train")`: the form (TrainForm,
+        wired to this tab's handlers), Start, Stop, the progress bar and the API events `train`, `stop`
+        and `status`. The page's tick keeps the progress and status current (app.py)."""
+        caps, state = self.ctx.jobs.caps, self.ctx.jobs.snapshot()
+        gr.Markdown(f"Pick a preset, change what you like, start. One run at a time. {caps.describe()}")
+        form = TrainForm(caps)
+        form.build_top()
+        with gr.Row():
+            start_button = dict(variant="primary", interactive=not caps.training_disabled, elem_id="start")
+            start = gr.Button("Start training", **start_button)
+            stop = gr.Button("Stop", variant="stop", elem_id="stop")
+        progress = gr.HTML(progress_html(state), elem_id="progress")
+        status = gr.Markdown(state.message, show_label=False, elem_id="train-status")
+        form.build_more()
+        form.wire(self)  # preset -> every widget; changes -> visibility, note, estimate, address bar
+        # preprocess=False: raw values (page or API) go straight to TrainConfig.from_dict,
+        # whose messages name the field and its allowed range.
+        started = start.click(
+            self.start_training, inputs_kwargs=form.widgets, outputs=status, api_name="train", preprocess=False
+        )
+        stop.click(self.stop_training, None, status, api_name="stop")
+        status_api, status_button = gr.JSON(visible=False, label="status"), gr.Button(visible=False)
+        status_button.click(self.training_status, None, status_api, api_name="status")
+        return TrainView(form=form, start=start, stop=stop, progress=progress, status=status, started=started)
 
     def fill(self, values: Mapping[str, Any], preset: str | None, note: str = "") -> list:
         """Outputs for TrainForm.fill_outputs: the preset, every field, the scale sliders, the URL note, and
