@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 
 from mnist_core.app.jobs import Caps, JobManager
+from mnist_core.app.runners import TrainingProcess
 from mnist_core.app.tabs import inside
-from mnist_core.app.train_process import TrainingProcess
 from mnist_core.config import TrainConfig
 from mnist_core.data import MNISTTensors
 from tests.support.fixtures import TINY

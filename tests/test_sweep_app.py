@@ -12,7 +12,7 @@ import pytest
 
 from mnist_core.app.jobs import Caps, InThread, JobBusyError, JobError, JobManager
 from mnist_core.app.registry import RunRegistry
-from mnist_core.app.train_process import TrainingProcess
+from mnist_core.app.runners import TrainingProcess
 from mnist_core.checkpoint import read_checkpoint
 from mnist_core.config import TrainConfig
 from mnist_core.search_space import SearchSpaceError
@@ -36,7 +36,7 @@ def test_a_sweep_runs_as_the_servers_job_and_its_trials_become_runs(lab: Lab):
     s = finished(lab.ctx.jobs)
     assert s.kind == "sweep" and s.status == "done", s.message
     sw = s.sweep
-    assert sw["index"] == 2 and sw["complete"] + sw["pruned"] + sw["failed"] == 2 and sw["complete"] >= 1
+    assert sw.index == 2 and sw.complete + sw.pruned + sw.failed == 2 and sw.complete >= 1
     assert "Sweep tiny finished" in s.message and "Best: trial" in s.message
 
     status = lab.sweep.sweep_status()
@@ -103,19 +103,19 @@ def test_a_sweep_is_refused_while_a_run_trains_and_a_run_while_a_sweep_runs(lab:
     assert "Stopping" in lab.sweep.stop_sweep()
     release.set()
     s = finished(lab.ctx.jobs)
-    assert s.status == "stopped" and s.sweep["complete"] == 0
+    assert s.status == "stopped" and s.sweep.complete == 0
 
 
 def test_stop_ends_the_running_trial_and_keeps_the_completed_ones(lab: Lab):
     jobs = lab.ctx.jobs
     jobs.start_sweep(SweepSpec("stopme", trials=5, vary=VARY, fixed=FIXED, prune=False))
-    assert jobs.wait_for(lambda s: s.sweep.get("complete", 0) >= 1 and s.sweep["index"] >= 2, TIMEOUT)
+    assert jobs.wait_for(lambda s: s.sweep.complete >= 1 and s.sweep.index >= 2, TIMEOUT)
     jobs.stop()
     s = finished(jobs)
     assert s.status == "stopped" and "stopped" in s.message, s.message
-    assert s.sweep["complete"] >= 1 and s.sweep["index"] < 5
+    assert s.sweep.complete >= 1 and s.sweep.index < 5
     kept = sorted(p.stem for p in lab.folder.glob("stopme-trial*.pt"))
-    assert len(kept) == s.sweep["complete"]  # the stopped trial is failed, its partial run is not offered
+    assert len(kept) == s.sweep.complete  # the stopped trial is failed, its partial run is not offered
     assert lab.sweep.sweep_status()["result"]["stopped"] == "stop"
 
 
@@ -148,7 +148,7 @@ def test_the_sweep_time_cap_stops_the_sweep_and_keeps_what_completed(lab: Lab):
     assert state.kind == "sweep"
     s = finished(jobs)
     assert s.status == "stopped" and s.timed_out and "time limit reached" in s.message, s.message
-    assert s.sweep["index"] <= 1
+    assert s.sweep.index <= 1
 
 
 @pytest.mark.skipif(os.name != "posix", reason="the training process needs POSIX (fd passing)")
@@ -163,11 +163,11 @@ def test_a_tiny_sweep_runs_in_the_training_child(tmp_path, monkeypatch):
         assert pid is not None and pid != os.getpid()
     finally:
         jobs.close()
-    assert s.status == "done" and s.sweep["index"] == 2, s.message
-    assert s.sweep["result"]["complete"] == s.sweep["complete"] >= 1
+    assert s.status == "done" and s.sweep.index == 2, s.message
+    assert s.sweep.result["complete"] == s.sweep.complete >= 1
     assert s.steps_history, "the child's step events reach the page"
     trials = sorted(tmp_path.glob("child-trial*.pt"))
-    assert len(trials) == s.sweep["complete"]
+    assert len(trials) == s.sweep.complete
     assert read_checkpoint(trials[0])["sweep"]["study"] == "child"
     assert (tmp_path / "sweeps.db").exists()
     assert {run.name for run in RunRegistry().listing().runs if run.sweep} == {p.stem for p in trials}

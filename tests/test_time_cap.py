@@ -7,7 +7,7 @@ import os
 import pytest
 
 from mnist_core.app.jobs import Caps, InThread, JobManager
-from mnist_core.app.train_process import TrainingProcess
+from mnist_core.app.runners import TrainingProcess
 from mnist_core.config import TrainConfig
 from tests.support.fixtures import TINY
 

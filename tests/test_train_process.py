@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from mnist_core.app.jobs import Caps, JobManager
-from mnist_core.app.train_process import TRAINING_NICENESS, TrainingProcess, lower_priority
+from mnist_core.app.runners import TrainingProcess
+from mnist_core.app.train_process import TRAINING_NICENESS, lower_priority
 from mnist_core.checkpoint import read_checkpoint
 from mnist_core.config import TrainConfig
 from tests.support.fixtures import TINY
