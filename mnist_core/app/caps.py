@@ -5,11 +5,14 @@
 - MNIST_MAX_TRAIN_SECONDS=S: a run is stopped (keeping its last completed epoch) S seconds after it was
   started, loading MNIST included; the final test evaluation of the kept epoch is let finish.
 - MNIST_MAX_SWEEP_TRIALS=N, MNIST_MAX_SWEEP_SECONDS=S: a sweep asks for at most N trials and ends S
-  seconds after it started (its running trial is stopped, completed trials are kept). On a Hugging
-  Face Space (SPACE_ID set) they default to 10 trials and 600 s. MNIST_MAX_EPOCHS applies to every
-  trial; MNIST_TRAINING_DISABLED turns sweeps off too.
+  seconds after it started (its running trial is stopped, completed trials are kept). MNIST_MAX_EPOCHS
+  applies to every trial; MNIST_TRAINING_DISABLED turns sweeps off too.
+- MNIST_MAX_QUEUE=N: at most N jobs wait in line behind the running one.
+- MNIST_KEEP_RUNS=N: at most N trained runs are kept (the oldest removed first).
 
-The job manager (jobs.py) checks a request against them before it starts, and keeps the time caps.
+On a Hugging Face Space (SPACE_ID set) each unset limit takes its Space default (`LIMITS`), so a shared
+server is safe by itself; locally only the queue is bounded. The job manager (jobs.py) checks a request
+against them before it starts, and keeps the time caps.
 """
 
 from __future__ import annotations
@@ -26,7 +29,32 @@ from ..sweep import SweepSpec
 
 log = logging.getLogger(__name__)
 
-SPACE_SWEEP_TRIALS, SPACE_SWEEP_SECONDS = 10, 600.0  # sweep caps on a Hugging Face Space unless set
+
+@dataclass(frozen=True)
+class Limit:
+    """One server limit: its Caps field, environment variable, defaults locally and on a Space, and its words."""
+
+    field: str
+    env: str
+    kind: type
+    local: float | None  # None: no limit
+    space: float | None
+    what: str  # for the README's and the Train tab's table
+    unit: str = ""
+
+
+# The one table of limits: Caps.from_env, the Train tab's list and the README's table derive from it.
+# Space defaults: a free Space has 2 vCPU like our development machines, where the default recipe trains in
+# seconds and the bundled model's recipe (cnn_large_best, 20 epochs) in about 4-8 minutes, so it still fits;
+# ten jobs in line is about the longest wait worth offering.
+LIMITS = (
+    Limit("max_epochs", "MNIST_MAX_EPOCHS", int, None, 20, "epochs per run"),
+    Limit("max_train_seconds", "MNIST_MAX_TRAIN_SECONDS", float, None, 600.0, "seconds per run", " s"),
+    Limit("max_sweep_trials", "MNIST_MAX_SWEEP_TRIALS", int, None, 10, "trials per sweep"),
+    Limit("max_sweep_seconds", "MNIST_MAX_SWEEP_SECONDS", float, None, 600.0, "seconds per sweep", " s"),
+    Limit("max_queue", "MNIST_MAX_QUEUE", int, 16, 10, "jobs waiting in line"),
+    Limit("keep_runs", "MNIST_KEEP_RUNS", int, None, 30, "trained runs kept (oldest removed first)"),
+)
 
 
 class JobError(RuntimeError):
@@ -42,22 +70,22 @@ class Caps:
     max_train_seconds: float | None = None
     max_sweep_trials: int | None = None
     max_sweep_seconds: float | None = None
+    max_queue: int | None = 16
+    keep_runs: int | None = None
+    space: bool = False  # the limits are a Hugging Face Space's (SPACE_ID set)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Caps:
-        """Read MNIST_TRAINING_DISABLED, MNIST_MAX_EPOCHS, MNIST_MAX_TRAIN_SECONDS and the sweep caps."""
+        """Read MNIST_TRAINING_DISABLED and each of `LIMITS`; an unset limit takes its default (a Space's with SPACE_ID)."""
         env = os.environ if env is None else env
         disabled = env.get("MNIST_TRAINING_DISABLED", "").strip().lower() in ("1", "true", "yes", "on")
-        space = bool(env.get("SPACE_ID"))  # a public Space: a sweep must not hold the one job for ever
-        trials = _positive(env, "MNIST_MAX_SWEEP_TRIALS", int)
-        seconds = _positive(env, "MNIST_MAX_SWEEP_SECONDS", float)
-        return cls(
-            training_disabled=disabled,
-            max_epochs=_positive(env, "MNIST_MAX_EPOCHS", int),
-            max_train_seconds=_positive(env, "MNIST_MAX_TRAIN_SECONDS", float),
-            max_sweep_trials=trials if trials is not None or not space else SPACE_SWEEP_TRIALS,
-            max_sweep_seconds=seconds if seconds is not None or not space else SPACE_SWEEP_SECONDS,
-        )
+        space = bool(env.get("SPACE_ID"))  # a public Space: no visitor may hold the server or its disk for ever
+        values = {}
+        for limit in LIMITS:
+            value = _positive(env, limit.env, limit.kind)
+            default = limit.space if space else limit.local
+            values[limit.field] = value if value is not None else (None if default is None else limit.kind(default))
+        return cls(training_disabled=disabled, space=space, **values)
 
     def check(self, cfg: TrainConfig) -> None:
         """Raise JobError if this config may not be trained on this server."""
@@ -79,7 +107,7 @@ class Caps:
         self.check(space.base)
 
     def describe(self) -> str:
-        """One line for the UI: what this server allows."""
+        """One line for the UI: what this server allows ("" where nothing is limited but the line)."""
         if self.training_disabled:
             return "Training is disabled on this server."
         limits = []
@@ -91,7 +119,17 @@ class Caps:
             limits.append(f"at most {self.max_sweep_trials} trials per sweep")
         if self.max_sweep_seconds is not None:
             limits.append(f"sweeps stop after {self.max_sweep_seconds:g} s")
-        return ("Server limits: " + "; ".join(limits) + ".") if limits else "No server limits on training."
+        if self.keep_runs is not None:
+            limits.append(f"the newest {self.keep_runs} runs are kept")
+        where = "this shared Space" if self.space else "this server"
+        return (f"Limits on {where}: " + "; ".join(limits) + ".") if limits else ""
+
+    def table(self) -> list[tuple[str, str, str]]:
+        """(what, variable, value here) for each limit, for the Train tab's list."""
+        return [
+            (limit.what, limit.env, "none" if (v := getattr(self, limit.field)) is None else f"{v:g}{limit.unit}")
+            for limit in LIMITS
+        ]
 
 
 def _positive(env: Mapping[str, str], name: str, kind: type) -> Any:

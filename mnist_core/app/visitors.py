@@ -1,0 +1,32 @@
+"""Who is asking: one id per visitor, so that each run, sweep and chosen model has an owner.
+
+A browser keeps a random id in its localStorage (`gr.BrowserState`), so its tabs and reloads are one
+visitor; an API client (gradio_client) has no browser storage and is known by its session instead.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import gradio as gr
+
+STORAGE_KEY = "mnist-lab-visitor"
+LOCAL = "local"  # the owner of jobs started without a request (scripts, tests calling the manager directly)
+
+
+def visitor_state() -> gr.BrowserState:
+    """The page's visitor id, kept by the browser across reloads and tabs (filled by `ensure_visitor`)."""
+    return gr.BrowserState("", storage_key=STORAGE_KEY)
+
+
+def ensure_visitor(stored: str | None) -> str:
+    """The browser's id, made on its first visit (a page-load event writes it back into BrowserState)."""
+    return stored if stored else "browser:" + secrets.token_urlsafe(12)
+
+
+def visitor_id(stored: str | None, request: gr.Request | None) -> str:
+    """The caller's owner id: the browser's stored id, else the API client's session, else LOCAL."""
+    if stored:
+        return stored
+    session = getattr(request, "session_hash", None) if request is not None else None
+    return f"session:{session}" if session else LOCAL
