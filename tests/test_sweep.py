@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import optuna
@@ -274,9 +275,25 @@ def on_event(event):
     if event.kind == "step":
         print("training", event.trial, flush=True)
 
-spec = SweepSpec("crash", trials=1, storage=sys.argv[1], vary="lr", fixed={**TINY, "epochs": 100}, heartbeat_seconds=1)
+spec = SweepSpec("crash", trials=1, storage=sys.argv[1], vary="lr", fixed={**TINY, "epochs": 100}, heartbeat_seconds=600)
 run_sweep(spec, callback=on_event)
 """
+
+
+def backdate_heartbeat(storage_url: str, study: str, number: int, by: timedelta) -> None:
+    """Date trial `number`'s last heartbeat `by` earlier, as if its worker had been silent that long."""
+    from optuna.storages._rdb import models
+
+    storage = optuna.storages.RDBStorage(storage_url)
+    trial_id = storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(study), number)
+    session = storage.scoped_session()
+    try:
+        beat = models.TrialHeartbeatModel.where_trial_id(trial_id, session)
+        beat.heartbeat -= by
+        session.commit()
+    finally:
+        session.close()
+        storage.remove_session()
 
 
 @pytest.mark.slow
@@ -292,16 +309,17 @@ def test_a_killed_workers_trial_is_marked_failed_by_the_next_worker(postgres, mn
         dying.wait()
     assert [t.state for t in open_study("crash", postgres.url).trials] == [TrialState.RUNNING]
 
-    # Other workers go on; once its heartbeat is older than the grace period (2 beats, 2 s), the
-    # next trial any of them starts marks it failed. Each round is a real one-trial sweep.
-    spec = SweepSpec("crash", trials=1, storage=postgres.url, vary="lr", fixed=TINY, heartbeat_seconds=1)
-    for _ in range(30):
-        result = run_sweep(spec, mnist)
-        if open_study("crash", postgres.url).trials[0].state != TrialState.RUNNING:
-            break
+    # Heartbeats every 600 s: a trial silent for twice that is a dead worker's. The clock is the
+    # database's, and the test moves the heartbeat instead of waiting: no real time passes.
+    spec = SweepSpec("crash", trials=1, storage=postgres.url, vary="lr", fixed=TINY, heartbeat_seconds=600)
+    result = run_sweep(spec, mnist)  # seconds after the kill: the trial may still be alive, it is left alone
+    assert open_study("crash", postgres.url).trials[0].state == TrialState.RUNNING and result.running == 1
+    backdate_heartbeat(postgres.url, "crash", 0, timedelta(seconds=2 * 600 + 60))
+    result = run_sweep(spec, mnist)  # the next trial any worker starts marks it failed
     trials = open_study("crash", postgres.url).trials
     assert trials[0].state == TrialState.FAIL and result.running == 0 and result.failed == 1
     assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials[1:])  # live ones were left alone
+    assert len(trials) == 3
 
 
 def test_sweep_figures_and_table_for_the_tab(ckpt_dir):

@@ -18,16 +18,12 @@ from mnist_core.config import TrainConfig
 from mnist_core.search_space import SearchSpaceError
 from mnist_core.sweep import SweepError, SweepSpec
 from tests.support.fixtures import TINY
+from tests.support.hold import RunHold, hold_runs
 from tests.support.lab import Lab
+from tests.support.waiting import finished, wait_for
 
-TIMEOUT = 600  # a loaded machine: generous, never a timing assertion
 FIXED = "model=mlp,hidden_sizes=64,train_size=1000,val_size=300,epochs=1,batch_size=64"
 VARY = ["lr", "dropout"]
-
-
-def finished(jobs: JobManager):
-    assert jobs.wait(TIMEOUT), "the sweep did not end in time"
-    return jobs.snapshot()
 
 
 def test_a_sweep_runs_as_the_servers_job_and_its_trials_become_runs(lab: Lab):
@@ -106,16 +102,19 @@ def test_a_sweep_is_refused_while_a_run_trains_and_a_run_while_a_sweep_runs(lab:
     assert s.status == "stopped" and s.sweep.complete == 0
 
 
-def test_stop_ends_the_running_trial_and_keeps_the_completed_ones(lab: Lab):
+def test_stop_ends_the_running_trial_and_keeps_the_completed_ones(lab: Lab, monkeypatch):
+    # The second trial holds at its first step until Stop reaches it: however fast trials are, the
+    # stop lands in trial 2 (a poll of the state could see trial 2 begin only after all 5 ended).
+    held = hold_runs(monkeypatch, RunHold(epoch=1, run=2))
     jobs = lab.ctx.jobs
     jobs.start_sweep(SweepSpec("stopme", trials=5, vary=VARY, fixed=FIXED, prune=False))
-    assert jobs.wait_for(lambda s: s.sweep.complete >= 1 and s.sweep.index >= 2, TIMEOUT)
+    wait_for(held.is_set, "the second trial's first step")
     jobs.stop()
     s = finished(jobs)
     assert s.status == "stopped" and "stopped" in s.message, s.message
-    assert s.sweep.complete >= 1 and s.sweep.index < 5
+    assert s.sweep.complete == 1 and s.sweep.index == 2, s.sweep
     kept = sorted(p.stem for p in lab.folder.glob("stopme-trial*.pt"))
-    assert len(kept) == s.sweep.complete  # the stopped trial is failed, its partial run is not offered
+    assert kept == ["stopme-trial0"]  # the stopped trial is failed, its partial run is not offered
     assert lab.sweep.sweep_status()["result"]["stopped"] == "stop"
 
 
