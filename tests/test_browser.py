@@ -25,9 +25,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 from tests.support import strokes as pen  # noqa: E402
 from tests.support.browser import expect  # noqa: E402 - skips the module without chromium
+from tests.support.hold import RunHold, child_env  # noqa: E402
 from tests.support.inside_page import ask_until_the_map_shows  # noqa: E402
 from tests.support.page_watch import WATCH_ANSWERS_JS, answered  # noqa: E402
-from tests.support.server import AppServer  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "artifacts"
@@ -37,21 +37,22 @@ PHONE = dict(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=T
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`python app.py` on a free port with an empty checkpoint folder; yields the URL."""
+def server(start_app, tmp_path_factory):
+    """`python app.py` with an empty checkpoint folder; yields the URL once it serves its first page.
+
+    Its runs hold at their second epoch's first step until stopped, so the training test sees a run
+    going for as long as it needs on any machine. Start-up time is recorded (artifacts/timings.json),
+    not asserted: how long a machine takes says nothing about whether the app works.
+    """
     started = time.perf_counter()
-    app = AppServer(checkpoints=tmp_path_factory.mktemp("runs"))
-    try:
-        app.start()
-        with urllib.request.urlopen(app.url, timeout=30) as response:
-            assert response.status == 200
-        TIMINGS["startup_to_first_page_s"] = round(time.perf_counter() - started, 2)
-        yield app.url
-    finally:
-        app.stop()
-        ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / "app-server.log").write_text(app.output())
-        (ARTIFACTS / "timings.json").write_text(json.dumps(TIMINGS, indent=2))
+    marker = tmp_path_factory.mktemp("hold") / "held"
+    app = start_app(checkpoints=tmp_path_factory.mktemp("runs"), env=child_env(marker, run=RunHold(epoch=2)))
+    with urllib.request.urlopen(app.url, timeout=60) as response:
+        assert response.status == 200
+    TIMINGS["startup_to_first_page_s"] = round(time.perf_counter() - started, 2)
+    yield app.url
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "timings.json").write_text(json.dumps(TIMINGS, indent=2))
 
 
 @pytest.fixture
@@ -133,35 +134,39 @@ def test_a_number_drawn_with_the_mouse_is_read_and_boxed(page):
     pen.wait_for_number(page, "7")
 
 
-# Holds back the answer of the next call to the pad's server function by `window.delayNext` ms.
-DELAY_NEXT_ANSWER = """(() => {
+# With `window.holdNext = true`, the answer of the next call to the pad's server function is held back
+# until the test calls `window.releaseHeld()` (which says how many it released).
+HOLD_NEXT_ANSWER = """(() => {
   const realFetch = window.fetch;
-  window.delayNext = 0;
+  const held = [];
+  window.holdNext = false;
   window.fetch = function (input, init) {
     const url = typeof input === "string" ? input : input.url;
-    const delay = String(url).includes("component_server") ? window.delayNext : 0;
-    if (delay) window.delayNext = 0;
     const answer = realFetch.apply(this, arguments);
-    return delay ? answer.then((r) => new Promise((done) => setTimeout(() => done(r), delay))) : answer;
+    if (!window.holdNext || !String(url).includes("component_server")) return answer;
+    window.holdNext = false;
+    return new Promise((done) => held.push(() => done(answer)));
   };
+  window.releaseHeld = () => held.splice(0).map((release) => release()).length;
 })();"""
 
 
 def test_clear_then_draw_shows_the_new_digit(browser, server):
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    context.add_init_script(DELAY_NEXT_ANSWER)
+    context.add_init_script(HOLD_NEXT_ANSWER)
     page = context.new_page()
     page.goto(server)
     pen.wait_until_drawable(page)
     pen.mouse_stroke(page, pen.SEVEN)
     pen.wait_for_number(page, "7")
-    page.evaluate("window.delayNext = 2000")  # the next answer (for the 7) arrives late: after Clear and the 1
+    page.evaluate("window.holdNext = true")  # the next answer (for the 7) is held until after Clear and the 1
     pen.mouse_stroke(page, pen.SEVEN, steps=2)
     pen.clear(page)
     expect(page.locator(pen.NUMBER)).to_have_text("no digit")
     pen.mouse_stroke(page, pen.ONE)
     pen.wait_for_number(page, "1")
-    page.wait_for_function("() => !window.drawPad.busy()", timeout=30_000)  # the late 7 has come back now...
+    assert page.evaluate("window.releaseHeld()") == 1  # the 7's answer comes back only now...
+    page.wait_for_function("() => !window.drawPad.busy()", timeout=30_000)
     expect(page.locator(pen.NUMBER)).to_have_text("1")  # ...and was dropped: the answer is the last stroke's
     expect(page.locator("#draw-pad .pad-box")).to_have_count(1)
     context.close()
@@ -204,13 +209,13 @@ def test_random_test_digit_shows_its_true_label(page):
 
 
 def test_training_runs_in_the_background_draws_its_curves_and_stops(page, server):
-    # A long run (100 epochs of 10,000 images: a minute or more here) that the test stops itself, so
-    # nothing it checks while the run goes can race the run's end: a 2,000-image run now finished
-    # before the second click. Set by a link (it opens the Train tab): typing into a just-opened
-    # group lost a value twice under CI load, and typing is tested in test_browser_train.py.
-    page.goto(f"{server.rstrip('/')}/?train_size=10000&val_size=500&epochs=100")
+    # The run holds at epoch 2's first step until stopped (see `server`), so nothing the test checks
+    # while the run goes can race the run's end, on a CPU or a GPU. Set by a link (it opens the Train
+    # tab): typing into a just-opened group lost a value twice under CI load, and typing is tested in
+    # test_browser_train.py.
+    page.goto(f"{server.rstrip('/')}/?train_size=2000&val_size=500&epochs=100")
     page.locator("#group-data").locator("button, .label-wrap").first.click()  # the data settings' accordion
-    for name, value in (("train_size", "10000"), ("val_size", "500"), ("epochs", "100")):
+    for name, value in (("train_size", "2000"), ("val_size", "500"), ("epochs", "100")):
         expect(page.locator(f"#hp-{name} input[type=number]")).to_have_value(value, timeout=60_000)
     page.evaluate(WATCH_ANSWERS_JS)  # the poll soon overwrites "Started run": record it when it shows
     page.locator("#start").click()
@@ -226,8 +231,8 @@ def test_training_runs_in_the_background_draws_its_curves_and_stops(page, server
     expect(page.locator("#step-plot .scatterlayer .trace").first).to_be_attached(timeout=120_000)
     expect(page.locator("#step-plot .scatterlayer .trace")).to_have_count(1)
     open_tab(page, "Train")
-    # Stop once the first epoch is done (the status shows epoch 2 or later), so the run keeps one.
-    expect(page.locator("#train-status")).to_contain_text(re.compile(r"epoch ([2-9]|\d\d+)/100"), timeout=120_000)
+    # Stop once the first epoch is done (the run is held in epoch 2), so the run keeps one.
+    expect(page.locator("#train-status")).to_contain_text(re.compile(r"epoch 2/100"), timeout=120_000)
     page.locator("#stop").click()
     expect(page.locator('#progress [data-status="stopped"]')).to_be_attached(timeout=120_000)
     expect(page.locator("#train-status")).to_contain_text(re.compile(r"Run stopped.*test accuracy.*saved as cnn-"))
@@ -269,10 +274,6 @@ def test_the_server_serves_no_private_files(server, path):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(server + path, timeout=30)
     assert refused.value.code in (403, 404)
-
-
-def test_startup_was_fast(server):
-    assert TIMINGS["startup_to_first_page_s"] < 30, TIMINGS  # ~5-7 s measured on 2 shared CPU cores
 
 
 def test_inside_explains_a_digit_with_every_picture(page):
