@@ -118,3 +118,17 @@ def test_the_child_exits_when_the_manager_closes(jobs):
     proc = jobs.runner._proc
     jobs.close()
     assert proc.wait(30) == 0 and jobs.runner.pid is None
+
+
+def test_the_child_finds_the_package_wherever_the_app_was_started(tmp_path, monkeypatch):
+    # `python /path/to/app.py` from another folder: the child's `-m mnist_core...` must still import.
+    monkeypatch.setenv("MNIST_DATA_DIR", str(Path("data").resolve()))
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    monkeypatch.chdir(tmp_path)
+    jobs = JobManager(caps=Caps(), directory=lambda: tmp_path)
+    try:
+        jobs.start(TrainConfig(**TINY))
+        state = finished(jobs)
+    finally:
+        jobs.close()
+    assert state.status == "done", state.message

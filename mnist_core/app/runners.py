@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # on the child's path, wherever the app runs from
+# The folder holding the mnist_core package, on the child's path wherever the app was started from.
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 POLL_SECONDS = 0.05  # how often the parent looks at the stop flag while waiting for the child
 
 
