@@ -11,7 +11,9 @@
 - MNIST_KEEP_RUNS=N: at most N trained runs are kept (the oldest removed first).
 
 On a Hugging Face Space (SPACE_ID set) each unset limit takes its Space default (`LIMITS`), so a shared
-server is safe by itself; locally only the queue is bounded. The job manager (jobs.py) checks a request
+server is safe by itself; locally only the queue is bounded. A limit set to `none` is lifted (e.g. a Space
+on bigger hardware with MNIST_MAX_EPOCHS=none); an unreadable or non-positive value is ignored (logged).
+`python -m mnist_core.app.caps` prints the README's table of the defaults. The job manager (jobs.py) checks a request
 against them before it starts, and keeps the time caps.
 """
 
@@ -82,10 +84,14 @@ class Caps:
         space = bool(env.get("SPACE_ID"))  # a public Space: no visitor may hold the server or its disk for ever
         values = {}
         for limit in LIMITS:
-            value = _positive(env, limit.env, limit.kind)
             default = limit.space if space else limit.local
-            values[limit.field] = value if value is not None else (None if default is None else limit.kind(default))
+            values[limit.field] = _read(env, limit, None if default is None else limit.kind(default))
         return cls(training_disabled=disabled, space=space, **values)
+
+    def limited(self) -> bool:
+        """Whether anything is limited beyond the local defaults (a Space, a cap set, training off)."""
+        local = {limit.field: limit.local for limit in LIMITS}
+        return self.space or self.training_disabled or any(getattr(self, k) != v for k, v in local.items())
 
     def check(self, cfg: TrainConfig) -> None:
         """Raise JobError if this config may not be trained on this server."""
@@ -132,14 +138,38 @@ class Caps:
         ]
 
 
-def _positive(env: Mapping[str, str], name: str, kind: type) -> Any:
-    """The variable as a positive `kind`; None when unset, not a number (logged) or not positive."""
-    raw = env.get(name, "").strip()
+def _read(env: Mapping[str, str], limit: Limit, default: Any) -> Any:
+    """The limit's variable as a positive number; None for `none` (lifted); `default` when unset or unreadable."""
+    raw = env.get(limit.env, "").strip()
     if not raw:
+        return default
+    if raw.lower() == "none":
         return None
     try:
-        value = kind(float(raw)) if kind is int else kind(raw)
+        value = limit.kind(float(raw)) if limit.kind is int else limit.kind(raw)
     except ValueError:
-        log.warning("ignoring %s=%r: not a number", name, raw)
-        return None
-    return value if value > 0 else None
+        log.warning("ignoring %s=%r: not a number", limit.env, raw)
+        return default
+    if not value > 0:  # NaN too
+        log.warning("ignoring %s=%r: not positive", limit.env, raw)
+        return default
+    return value
+
+
+def readme_table() -> str:
+    """The README's table of the limits' defaults, locally and on a Space (tests/test_space.py keeps them equal)."""
+
+    def shown(limit: Limit, value: float | None) -> str:
+        return "none" if value is None else f"{limit.kind(value):g}{limit.unit}"
+
+    rows = [
+        f"| {limit.what} | `{limit.env}` | {shown(limit, limit.local)} | {shown(limit, limit.space)} |"
+        for limit in LIMITS
+    ]
+    return "\n".join(
+        ["| limit | variable | locally | on a Space (`SPACE_ID` set) |", "| --- | --- | --- | --- |", *rows]
+    )
+
+
+if __name__ == "__main__":
+    print(readme_table())

@@ -12,6 +12,7 @@ import gradio as gr
 from ...config import TrainConfig, applicable
 from ...presets import DEFAULT_PRESET, PRESETS, get_preset
 from ...query import PRESET_KEY, closest_preset, encode_query, parse_query, query_string
+from ..caps import Caps
 from ..context import AppContext, user_error
 from ..jobs import JobError
 from ..latest import LatestAnswers
@@ -29,6 +30,15 @@ FILL_SIZE = ESTIMATE_AT + 2 + len(DEPENDENTS)
 def training_query(query: Mapping[str, Any]) -> dict[str, Any]:
     """The URL parameters meant for the Train form: all but Gradio's own (`__theme`, `view=api`)."""
     return {k: v for k, v in query.items() if not str(k).startswith("__") and k != "view"}
+
+
+def limits_markdown(caps: Caps) -> str:
+    """The Train tab's table of this server's limits (Caps.table), the ones that apply."""
+    if caps.training_disabled:
+        return "Training is disabled on this server."
+    where = "this shared Space" if caps.space else "this server"
+    rows = [f"| {what} | {value} |" for what, _variable, value in caps.table() if value != "none"]
+    return "\n".join([f"**Limits on {where}**", "", "| limit | here |", "| --- | --- |", *rows])
 
 
 @dataclass(frozen=True)
@@ -55,7 +65,9 @@ class TrainTab:
         wired to this tab's handlers), Start, Stop, the progress bar and the API events `train`, `stop`
         and `status`. The page's tick keeps the progress and status current (app.py)."""
         caps, state = self.ctx.jobs.caps, self.ctx.jobs.snapshot()
-        gr.Markdown(f"Pick a preset, change what you like, start. One run at a time. {caps.describe()}")
+        gr.Markdown("Pick a preset, change what you like, start. One run at a time.")
+        if caps.limited():  # a Space, or caps set: say which (locally the intro stays one line)
+            gr.Markdown(limits_markdown(caps), elem_id="train-limits")
         form = TrainForm(caps)
         form.build_top()
         with gr.Row():
