@@ -77,3 +77,14 @@ def test_concurrent_records_all_land(tmp_path):
     for t in threads:
         t.join()
     assert {f"run{i}": f"v{i}" for i in range(20)} == json.loads((tmp_path / FILE_NAME).read_text())["runs"]
+
+
+def test_two_instances_over_one_file_lose_no_update(tmp_path):
+    """The job manager records and the registry forgets through instances of their own."""
+    first, second = owners_in(tmp_path), owners_in(tmp_path)
+    threads = [threading.Thread(target=(first, second)[i % 2].record, args=(f"run{i}", "v")) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(json.loads((tmp_path / FILE_NAME).read_text())["runs"]) == 20

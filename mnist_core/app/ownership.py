@@ -24,12 +24,17 @@ FILE_NAME = "owners.json"
 _TRIAL = re.compile(r"^(?P<study>.+)-trial\d+$")  # sweep.trial_checkpoint's stem
 
 
+# One lock for every Owners of this process: the job manager records and the registry forgets through
+# instances of their own, over the same file, and each update is a read-modify-write of the whole file.
+_LOCK = threading.Lock()
+
+
 class Owners:
     """Run name -> owner id, and study -> owner id for every `<study>-trial<N>` run; thread-safe."""
 
     def __init__(self, directory: Callable[[], Path] = checkpoint_dir) -> None:
         self._directory = directory  # called at each use: follows MNIST_CHECKPOINT_DIR like the registry
-        self._lock = threading.Lock()
+        self._lock = _LOCK
 
     @property
     def path(self) -> Path:
