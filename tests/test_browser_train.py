@@ -17,7 +17,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 from mnist_core.config import TrainConfig  # noqa: E402
 from tests.support.browser import expect  # noqa: E402 - skips the module without chromium
 from tests.support.fixtures import fake_checkpoint  # noqa: E402
-from tests.support.server import AppServer  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS, SCREENSHOTS = REPO / "artifacts", REPO / "docs" / "screenshots"
@@ -25,17 +24,11 @@ WAIT = 60_000  # ms: a limit, not a pause
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(start_app, tmp_path_factory):
     """The app with one earlier run ("mine": an SGD MLP) in its checkpoint folder."""
     folder = tmp_path_factory.mktemp("runs")
     fake_checkpoint(folder / "mine.pt", optimizer="sgd", lr=0.2, hidden_sizes="48,24")
-    app = AppServer(checkpoints=folder)
-    app.start()
-    try:
-        yield app
-    finally:
-        app.stop()
-        assert not app.tracebacks(), app.output()
+    return start_app(checkpoints=folder)
 
 
 @pytest.fixture
