@@ -9,14 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_core.predict import Predictor
 from mnist_core.preprocess import to_mnist
 from tests.support.edgeset import FORMATS, POLARITIES, crop_to_ink, render, variants
-
-
-@pytest.fixture(scope="module")
-def predictor(default_checkpoint):
-    return Predictor.from_checkpoint()
 
 
 def correlation(a: np.ndarray, b: np.ndarray) -> float:

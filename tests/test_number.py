@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mnist_core.predict import Predictor
 from tests.support.numberset import make_number_set
 
 # Digits as pen strokes in the unit square (x right, y down); several strokes that do not touch.
@@ -66,11 +65,6 @@ def iou(a: list[int], b: list[int]) -> float:
     height = max(0, min(a[3], b[3]) - max(a[1], b[1]))
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - width * height
     return width * height / union
-
-
-@pytest.fixture(scope="module")
-def predictor(default_checkpoint):
-    return Predictor.from_checkpoint()
 
 
 DRAWN = {

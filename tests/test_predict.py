@@ -2,13 +2,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_core.predict import Predictor
-
-
-@pytest.fixture(scope="module")
-def predictor(default_checkpoint):
-    return Predictor.from_checkpoint()
-
 
 def test_default_checkpoint_is_accurate(predictor, default_checkpoint, mnist):
     """Measured here on the 10,000 test images, not read from the checkpoint's own metadata."""
