@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import copy
 
-from mnist_core.app.job_state import JobState, SweepProgress, fold_sweep_event, fold_train_event, progress_text
+import pytest
+
+from mnist_core.app.job_state import (
+    JobState,
+    SweepProgress,
+    api_status,
+    caller_view,
+    fold_sweep_event,
+    fold_train_event,
+    make_line,
+    progress_text,
+    remaining_seconds,
+    stop_refusal,
+)
 from mnist_core.sweep import SweepEvent, SweepResult
 from mnist_core.train import TrainEvent
 
@@ -113,3 +126,61 @@ def test_progress_text_names_the_epoch_or_the_trial():
     assert progress_text(JobState(status="running", epoch=1, epochs=3, progress=0.4)) == "epoch 2/3, 40%"
     sweep = JobState(kind="sweep", progress=0.25, sweep=SweepProgress(study="s", trials=4))
     assert progress_text(sweep) == "trial 1 of 4, 25%"
+
+
+# ----------------------------------------------------------------------------- the line, as one visitor sees it
+def _training(owner: str = "browser:a", **changes) -> JobState:
+    base = dict(run_id=1, status="running", epochs=5, epoch=1, progress=0.3, elapsed=30.0, name="cnn-1", owner=owner)
+    return JobState(**{**base, **changes})
+
+
+def _waiting(owner: str, name: str, expected: float | None = 60.0) -> JobState:
+    return JobState(status="starting", name=name, owner=owner, expected_seconds=expected, epochs=1)
+
+
+def test_the_remaining_time_comes_from_the_pace_else_the_estimate_and_never_passes_the_cap():
+    assert remaining_seconds(_training()) == pytest.approx(70.0)  # 30 s for 30%: 70 s more
+    assert remaining_seconds(_training(progress=0.0, expected_seconds=50.0)) == pytest.approx(20.0)
+    assert remaining_seconds(_training(progress=0.0)) is None  # no pace, no estimate
+    assert remaining_seconds(_training(), limit=40.0) == pytest.approx(10.0)  # the time cap ends it sooner
+    assert remaining_seconds(_training(status="done")) == 0.0
+
+
+def test_each_job_in_line_waits_for_the_running_one_and_every_one_ahead():
+    line = make_line(_training(), [_waiting("browser:b", "b"), _waiting("browser:c", "c", None)], 70.0)
+    assert [(j.position, j.wait_seconds) for j in line.waiting] == [(1, 70.0), (2, 130.0)]
+    assert line.next_wait is None  # c's length is unknown: so is the wait of whoever joins next
+
+
+def test_a_queued_visitor_sees_whose_run_trains_their_place_and_when_theirs_starts():
+    line = make_line(_training(), [_waiting("browser:b", "b"), _waiting("browser:c", "c")], 20.0)
+    b = caller_view("browser:b", line)
+    assert (b.status, b.position, b.wait_seconds) == ("queued", 1, 20.0)
+    assert b.message.startswith("Another visitor's run is training: epoch 2 of 5, about 20 s left; yours is next, ")
+    assert "expected to start in about 20 s" in b.message
+    c = caller_view("browser:c", line)
+    assert "yours is #2 in line (1 job ahead of it), expected to start in about 1 min 20 s" in c.message
+    assert caller_view("browser:a", line) == line.current  # the owner sees their own running job
+    idle = caller_view("browser:d", line)
+    assert idle.status == "idle" and "2 waiting in line" in idle.message and "about 2 min 20 s" in idle.message
+    ended = JobState(status="done", message="Run finished.", owner="browser:d")
+    assert caller_view("browser:d", line, ended) is ended  # their last run, until they start another
+    assert caller_view("browser:d", make_line(JobState(), [], 0.0)) == JobState()  # nothing at all: as before
+
+
+def test_stop_from_a_visitor_with_nothing_says_whose_job_goes_on():
+    line = make_line(_training(kind="sweep", sweep=SweepProgress(study="s", trials=4, index=2)), [], 20.0)
+    assert stop_refusal(line, "browser:z").startswith(
+        "Another visitor's sweep is running: trial 2 of 4, about 20 s left; Stop changed nothing"
+    )
+    assert stop_refusal(make_line(JobState(), [], 0.0), "browser:z").startswith("No run in progress")
+
+
+def test_the_api_status_names_starting_and_stopping_running():
+    assert [api_status(JobState(status=s)) for s in ("starting", "stopping", "queued", "done", "idle")] == [
+        "running",
+        "running",
+        "queued",
+        "done",
+        "idle",
+    ]

@@ -1,8 +1,11 @@
-"""The state the page polls about the server's job, and how progress events fold into it.
+"""The state the page polls about a job, how progress events fold into it, and how one visitor sees the line.
 
 `fold_train_event(state, event)` and `fold_sweep_event(state, event)` are pure: they return a new
 JobState and leave theirs as it was, so they are tested without threads or training (tests/test_job_state.py).
 The job manager (jobs.py) holds the lock, folds each event its runner reports, and bumps `version`.
+`make_line` and `caller_view` are pure too: from the server's current job and the jobs waiting in line
+(gathered under the manager's lock) they give each queued job its place and expected wait, and one
+visitor's view of it all, with the words the page and the API show.
 """
 
 from __future__ import annotations
@@ -53,11 +56,133 @@ class JobState:
     learning: dict | None = None  # the latest step's probe snapshot (train_process.learning_probe)
     kind: str = "run"  # run | sweep
     sweep: SweepProgress | None = None  # a sweep's standing (kind == "sweep")
+    owner: str = ""  # who started it (visitors.visitor_id); "" for no job
+    position: int | None = None  # its place in line while queued (1: next to start)
+    wait_seconds: float | None = None  # while queued: about how long until it starts (None: unknown)
+    expected_seconds: float | None = None  # about how long the job takes once started (the estimate; None: unknown)
 
     @property
     def active(self) -> bool:
         """Whether the job is still going (starting, running or stopping)."""
         return self.status in ("starting", "running", "stopping")
+
+
+@dataclass(frozen=True)
+class Line:
+    """The server's job and the line behind it, as gathered under the manager's lock."""
+
+    current: JobState  # the server's current (or last) job, its elapsed time up to date
+    remaining: float | None  # about how many seconds the current job still needs (0: none active; None: unknown)
+    waiting: tuple[JobState, ...] = ()  # queued jobs, first in line first, with position and wait_seconds
+    next_wait: float | None = 0.0  # about how long a job joining the line now would wait (None: unknown)
+
+
+def remaining_seconds(s: JobState, limit: float | None = None) -> float | None:
+    """About how long an active job still needs: from its pace once it has made some progress, else from
+    its estimate; never past `limit` (its time cap, seconds after it started). 0 when it is not active."""
+    if not s.active:
+        return 0.0
+    if s.progress >= 0.02 and s.elapsed > 0:
+        left: float | None = s.elapsed * (1 - s.progress) / s.progress
+    elif s.expected_seconds is not None:
+        left = s.expected_seconds - s.elapsed
+    else:
+        left = None
+    if limit is not None:
+        left = min(left, limit - s.elapsed) if left is not None else limit - s.elapsed
+    return None if left is None else max(0.0, left)
+
+
+def make_line(current: JobState, queued: list[JobState], remaining: float | None) -> Line:
+    """Number the queued jobs and add up the expected waits: each starts when the current job and every
+    job ahead of it have ended (unknown from the first job whose length is unknown)."""
+    waiting, wait = [], remaining
+    for position, job in enumerate(queued, start=1):
+        waiting.append(replace(job, position=position, wait_seconds=wait))
+        wait = wait + job.expected_seconds if wait is not None and job.expected_seconds is not None else None
+    return Line(current=current, remaining=remaining, waiting=tuple(waiting), next_wait=wait)
+
+
+def duration_text(seconds: float) -> str:
+    """'8 s', '3 min 20 s': the estimate's own rounding (imported here: estimate.py loads torch)."""
+    from ..estimate import format_duration
+
+    return format_duration(seconds)
+
+
+def job_words(s: JobState, remaining: float | None) -> str:
+    """Where an active job is and how long it has left: 'epoch 2 of 5, about 20 s left' ('trial 3 of 10, ...')."""
+    if s.kind == "sweep" and s.sweep is not None:
+        where = f"trial {max(s.sweep.index, 1)} of {s.sweep.trials}"
+    else:
+        where = f"epoch {max(min(s.epoch + 1, s.epochs), 1)} of {s.epochs}"
+    if s.status == "starting":
+        where += ", loading MNIST"
+    return where + (f", about {duration_text(remaining)} left" if remaining is not None else "")
+
+
+def server_words(line: Line, owner: str) -> str:
+    """What the server is doing, from `owner`'s side: "Another visitor's run is training: epoch 2 of 5,
+    about 20 s left" ("" when no job is active)."""
+    s = line.current
+    if not s.active:
+        return ""
+    whose = "Your" if s.owner == owner else "Another visitor's"
+    what = "sweep" if s.kind == "sweep" else "run"
+    doing = {"starting": "is starting", "stopping": "is stopping"}.get(
+        s.status, "is running" if s.kind == "sweep" else "is training"
+    )
+    return f"{whose} {what} {doing}: {job_words(s, line.remaining)}"
+
+
+def _start_words(wait: float | None) -> str:
+    return f"expected to start in about {duration_text(wait)}" if wait is not None else "start time unknown"
+
+
+def queued_message(job: JobState, line: Line, owner: str) -> str:
+    """A queued job's line for its owner: whose job is running, its place, and when it should start."""
+    what = "sweep" if job.kind == "sweep" else "run"
+    server = server_words(line, owner)
+    if job.position == 1:
+        place = "yours is next"
+    else:
+        ahead = (job.position or 1) - 1
+        place = f"yours is #{job.position} in line ({ahead} job{'s' if ahead != 1 else ''} ahead of it)"
+    head = f"{server}; {place}" if server else f"Your {what} is about to start; {place}"
+    return f"{head}, {_start_words(job.wait_seconds)}. (Queued: {what} {job.name}; Stop takes it out of the line.)"
+
+
+def caller_view(owner: str, line: Line, ended: JobState | None = None) -> JobState:
+    """What `owner` sees: their queued job (place, expected start), else their job if it is the server's
+    current one, else their last ended one (`ended`), else an idle state saying what the server is doing."""
+    for job in line.waiting:
+        if job.owner == owner:
+            return replace(job, status="queued", progress=0.0, message=queued_message(job, line, owner))
+    if line.current.run_id and line.current.owner == owner:
+        return line.current
+    if ended is not None:
+        return ended
+    server = server_words(line, owner)
+    if not server:
+        return JobState()
+    waiting = f"; {len(line.waiting)} waiting in line" if line.waiting else ""
+    return JobState(message=f"{server}{waiting}. Start puts yours in line, {_start_words(line.next_wait)}.")
+
+
+def stop_refusal(line: Line, owner: str) -> str:
+    """Stop from a visitor with nothing running or queued: what is running, and that it goes on."""
+    server = server_words(line, owner)
+    if not server:
+        return "No run in progress: you have nothing running or in line, so Stop changed nothing."
+    return (
+        f"{server}; Stop changed nothing: it stops only your own job, and you have nothing running or in line. "
+        f"Start puts yours in line, {_start_words(line.next_wait)}."
+    )
+
+
+def api_status(s: JobState) -> str:
+    """The API's status: idle, queued, running (starting and stopping included), done, stopped or failed."""
+    return "running" if s.active else s.status
 
 
 def progress_text(s: JobState) -> str:
