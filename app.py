@@ -25,6 +25,7 @@ from mnist_core.app.jobs import JobManager  # noqa: E402
 from mnist_core.app.latest import TOKEN_JS  # noqa: E402
 from mnist_core.app.registry import RunRegistry  # noqa: E402
 from mnist_core.app.tabs import curves, data, draw, evaluate, inside, runs, sweep, train  # noqa: E402
+from mnist_core.app.visitors import claim_visitor, session_visitor, visitor_state  # noqa: E402
 
 # Gradio accepts uploads of any size by default: on a shared Space one visitor could fill the disk.
 MAX_UPLOAD = "50mb"
@@ -46,10 +47,13 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
             names,
             value=names[0] if names else None,
             label="Model",
-            info="the bundled default or any run trained here (used by Draw and Evaluate); new runs appear by themselves",
+            info=runs.MODEL_INFO,
             allow_custom_value=True,  # the API may name a run trained after the page was built; resolve() checks it
             elem_id="model-picker",
         )
+        # Who this browser is (its runs, its job): kept by the browser, made at its first page load (below),
+        # and handed to the events through a per-session State, which an API client cannot set.
+        stored_visitor, visitor = visitor_state(), session_visitor()
 
         # Each tab builds its own components and events (mnist_core/app/tabs) and returns them by name.
         with gr.Tabs() as tabs:
@@ -68,7 +72,7 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
             with gr.Tab("Data", id="data") as tab:
                 data_tab.build(tab)
             with gr.Tab("Runs", id="runs") as tab:
-                runs_ui = runs_tab.build(model, tab)
+                runs_ui = runs_tab.build(model, tab, visitor)
 
         # What crosses tabs: a run loaded into Train, the page's tick, Start's first point, the page's URL.
         form, fill = train_ui.form, [*train_ui.form.fill_outputs, tabs]
@@ -76,9 +80,10 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
         seen = gr.State({})
         shown = [train_ui.progress, train_ui.status, *curves_ui.plots, model, curves_ui.overlay, runs_ui.table]
         poll_outs = [*shown, seen]  # CurvesTab.poll's outputs, in its order
+        poll_ins = [seen, curves_ui.overlay, model, visitor, runs_ui.show]  # CurvesTab.poll's inputs
         gr.Timer(1.0).tick(
             curves_tab.poll,
-            [seen, curves_ui.overlay, model],
+            poll_ins,
             poll_outs,
             show_progress="hidden",
             concurrency_limit=None,
@@ -87,7 +92,7 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
         # After a Start the page is not left to the next tick: the run's first point shows as it comes.
         train_ui.started.success(
             curves_tab.first_point,
-            [seen, curves_ui.overlay, model],
+            poll_ins,
             poll_outs,
             show_progress="hidden",
             concurrency_limit=None,
@@ -95,6 +100,8 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
         )
         model.change(None, js="() => { window.drawPad?.send(true); }")  # re-read the drawing
         demo.load(curves_tab.curve_figures, curves_ui.overlay, curves_ui.plots, **PRIVATE)
+        demo.load(claim_visitor, stored_visitor, [stored_visitor, visitor], show_progress="hidden", **PRIVATE)
+        demo.load(runs_tab.restore_model, runs_ui.memory, model, show_progress="hidden", **PRIVATE)  # its last choice
         demo.load(train_tab.from_url, form.token, fill, js=TOKEN_JS, show_progress="hidden", **PRIVATE)
     return demo
 

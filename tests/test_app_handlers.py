@@ -425,7 +425,8 @@ def test_start_stop_status_and_poll(lab):
     assert len(steps.data) == 1 and len(loss.data) == 2
     assert status["run"] in model.choices[-1]
     assert "value" not in model.constructor_args  # the picker keeps whatever the visitor picked meanwhile
-    assert list(table["name"]) == [DEFAULT_NAME, status["run"]]
+    assert list(table["name"]) == [status["run"], DEFAULT_NAME]  # the caller's own run first (issue 20)
+    assert list(table["yours"]) == ["yes", ""]
     again = lab.curves.poll(seen, [], DEFAULT_NAME)
     assert all(o == gr.skip() for o in again[:-1])  # nothing changed: nothing sent
     gone = lab.curves.poll({}, [], "a-deleted-run")[5]

@@ -29,6 +29,18 @@ class AppContext:
     jobs: JobManager
     registry: RunRegistry
 
+    def __post_init__(self) -> None:
+        # Retention (MNIST_KEEP_RUNS) runs in the registry's listing, sparing what the jobs still need.
+        self.registry.retain(self.jobs.caps.keep_runs, self.protected_runs)
+
+    def protected_runs(self) -> set[str]:
+        """Runs retention and Delete must leave alone: the running job's and the queued jobs' runs."""
+        protected = getattr(self.jobs, "protected_runs", None)
+        if protected is not None:
+            return set(protected())
+        s = self.jobs.snapshot()  # a manager without a queue: only its current job's run
+        return {s.name} if s.active and s.name else set()
+
     def data(self) -> MNISTTensors:
         """MNIST tensors, loaded once on first use (not at start-up, so the page is served fast)."""
         from ..data import load_mnist_cached

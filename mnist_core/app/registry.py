@@ -4,13 +4,22 @@ The UI only ever sends back a run's NAME; `RunRegistry.resolve` maps it to a pat
 list the server built itself, so a client can never make the server open a path of its choosing.
 Metadata, loaded predictors and evaluation results are cached by (path, mtime, size), so a
 checkpoint rewritten by a training run is read again and an unchanged one is not.
+
+On a shared server it also knows who owns each run (ownership.py), which runs open pages are showing
+(`note_in_use`, from each page's 1 s poll), and keeps at most `keep_runs` trained runs: whenever a
+listing finds a set of checkpoints it has not seen, the oldest beyond the limit are removed, never the
+bundled model, a run of the running or a queued job, or a run a page is showing (`retain`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,15 +28,21 @@ import pandas as pd
 
 from ..checkpoint_paths import BUNDLED_DEFAULT, CheckpointError, checkpoint_dir, remove_stale_temp_files
 from ..config import TrainConfig
+from .ownership import Owners
 
 if TYPE_CHECKING:  # imported lazily at run time: listing runs needs neither
     from ..data import MNISTTensors
     from ..evaluate import EvalResult
     from ..predict import Predictor
 
+log = logging.getLogger(__name__)
+
 DEFAULT_NAME = "default (bundled)"
+IN_USE_SECONDS = 10.0  # a page polls each second: one not heard from for this long is closed
+SIDE_SUFFIXES = (".inside.npz",)  # files kept beside a checkpoint (embedding.CACHE_SUFFIX), removed with it
 RUN_COLUMNS = [
     "name",
+    "yours",
     "status",
     "study",
     "test_acc",
@@ -130,9 +145,18 @@ class Listing:
         """The run called `name`, or None."""
         return next((run for run in self.runs if run.name == name), None)
 
-    def dataframe(self) -> pd.DataFrame:
-        """All runs as a table: key hyperparameters, final metrics, duration, device, creation time."""
-        return pd.DataFrame([run.row() for run in self.runs], columns=RUN_COLUMNS)
+    def dataframe(self, mine: set[str] | None = None, only_mine: bool = False) -> pd.DataFrame:
+        """The runs as a table: key hyperparameters, final metrics, duration, device, creation time.
+
+        `mine`: the visitor's runs, marked "yes" in the `yours` column and listed first (then the rest
+        in listing order); `only_mine` leaves the others out.
+        """
+        mine = mine or set()
+        runs = [run for run in self.runs if run.name in mine]
+        if not only_mine:
+            runs += [run for run in self.runs if run.name not in mine]
+        rows = [{**run.row(), "yours": "yes" if run.name in mine else ""} for run in runs]
+        return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
 
 def _file_key(path: Path) -> tuple[str, int, int] | None:
@@ -147,11 +171,20 @@ class RunRegistry:
     """Lists checkpoints, caches their metadata, loaded predictors and evaluations; thread-safe."""
 
     def __init__(
-        self, directory: Path | None = None, bundled: Path | None = BUNDLED_DEFAULT, max_predictors: int = 4
+        self,
+        directory: Path | None = None,
+        bundled: Path | None = BUNDLED_DEFAULT,
+        max_predictors: int = 4,
+        owners: Owners | None = None,
     ) -> None:
         self._directory = directory  # None: checkpoint_dir() at each listing (follows the env var)
         self._bundled = bundled
+        self.owners = owners if owners is not None else Owners(lambda: self.directory)
         self._lock = threading.Lock()
+        self._in_use: dict[str, float] = {}  # run name -> when a page last said it shows it (monotonic)
+        self.keep_runs: int | None = None  # retention: set by `retain`
+        self._protected: Callable[[], set[str]] = set
+        self._pruned_for: tuple[str, ...] | None = None  # the checkpoints the last retention pass saw
         self._meta: dict[tuple[str, int, int], RunInfo | str] = {}
         self._predictors: OrderedDict[tuple[str, int, int], Any] = OrderedDict()
         self._evaluations: OrderedDict[tuple[str, int, int], Any] = OrderedDict()
@@ -163,15 +196,111 @@ class RunRegistry:
         return self._directory or checkpoint_dir()
 
     def listing(self) -> Listing:
-        """Every readable checkpoint; unreadable ones go to `problems`, never raise."""
+        """Every readable checkpoint; unreadable ones go to `problems`, never raise. A new set of
+        checkpoints is first trimmed to `keep_runs` (see `prune`)."""
         out = Listing()
-        for name, path in self._candidates(out.problems):
+        candidates = self._candidates(out.problems)
+        if self.keep_runs is not None:
+            removed = self._prune_if_new(candidates)
+            candidates = [(name, path) for name, path in candidates if name not in removed]
+        for name, path in candidates:
             info = self._info(name, path)
             if isinstance(info, RunInfo):
                 out.runs.append(info)
-            else:
+            elif info is not None:  # None: removed meanwhile (a delete, retention): not a problem
                 out.problems.append((path.name, info))
         return out
+
+    # ----------------------------------------------------------------------------- owners and retention
+    def owned(self, owner: str | None, listing: Listing) -> set[str]:
+        """The names in `listing` that `owner` started (none for no owner)."""
+        return self.owners.owned_by(owner, listing.names) if owner else set()
+
+    def note_in_use(self, name: str | None) -> None:
+        """A page is showing run `name` now (its poll says so each second): retention leaves it alone."""
+        if name:
+            with self._lock:
+                self._in_use[str(name)] = time.monotonic()
+
+    def in_use(self) -> set[str]:
+        """The runs some page showed within the last IN_USE_SECONDS (older reports are forgotten)."""
+        now = time.monotonic()
+        with self._lock:
+            self._in_use = {name: t for name, t in self._in_use.items() if now - t < IN_USE_SECONDS}
+            return set(self._in_use)
+
+    def retain(self, keep_runs: int | None, protected: Callable[[], set[str]] = set) -> None:
+        """Keep at most `keep_runs` trained runs (None: all); `protected()` names runs never removed
+        (the running and the queued jobs' runs)."""
+        self.keep_runs, self._protected, self._pruned_for = keep_runs, protected, None
+
+    def prune(self) -> list[str]:
+        """Remove the oldest trained runs beyond `keep_runs`, except the protected and those in use;
+        returns the names removed."""
+        return self._prune(self._candidates([]))
+
+    def _prune_if_new(self, candidates: list[tuple[str, Path]]) -> set[str]:
+        """`_prune` when the checkpoints differ from those of the last pass (a run ended, or one was
+        deleted): a listing each second per page costs one comparison, not a pass."""
+        names = tuple(name for name, _ in candidates)
+        with self._lock:
+            if names == self._pruned_for:
+                return set()
+            self._pruned_for = names
+        return set(self._prune(candidates))
+
+    def _prune(self, candidates: list[tuple[str, Path]]) -> list[str]:
+        keep = self.keep_runs
+        trained = [(name, path) for name, path in candidates if path != self._bundled]  # newest first
+        if keep is None or len(trained) <= keep:
+            return []
+        try:
+            spared = set(self._protected()) | self.in_use()
+        except Exception:  # noqa: BLE001 - not knowing what runs is no reason to guess: remove nothing now
+            log.exception("retention skipped: the protected runs are unknown")
+            with self._lock:
+                self._pruned_for = None
+            return []
+        removed = []
+        excess = len(trained) - keep
+        for name, path in reversed(trained):  # oldest first
+            if excess <= 0:
+                break
+            if name in spared:
+                continue
+            if self._remove_files(name, path):
+                removed.append(name)
+                excess -= 1
+        if removed:
+            log.info("removed %d run(s) beyond MNIST_KEEP_RUNS=%d: %s", len(removed), keep, ", ".join(removed))
+        return removed
+
+    def remove(self, name: str) -> Path:
+        """Delete trained run `name` (its checkpoint, side files and owner entry); UnknownRunError if
+        it is not a trained run of this folder (the bundled model is not one). Returns its old path."""
+        path = next((p for n, p in self._candidates([]) if n == name and p != self._bundled), None)
+        if path is None:
+            raise UnknownRunError(f"unknown run {str(name)[:80]!r}")
+        self._remove_files(name, path)
+        return path
+
+    def _remove_files(self, name: str, path: Path) -> bool:
+        """Unlink the checkpoint first (one atomic step: a listing either still sees the run or does not),
+        then its side files and owner entry, and drop what was cached of it. False if it could not be."""
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("could not remove run %s: %s", name, exc)
+            return False
+        for suffix in SIDE_SUFFIXES:
+            with contextlib.suppress(OSError):  # a cache file left behind is harmless: never fail a removal for it
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        self.owners.forget(name)
+        with self._lock:
+            for cache in (self._meta, self._predictors, self._evaluations):
+                for key in [k for k in cache if k and k[0] == str(path)]:
+                    del cache[key]
+        return True
 
     def names_on_disk(self) -> list[str]:
         """The listing's names from the file names alone, none opened (no torch needed): what the page
@@ -200,11 +329,11 @@ class RunRegistry:
             candidates.append((path.stem, path))
         return candidates
 
-    def _info(self, name: str, path: Path) -> RunInfo | str:
-        """Metadata of one file (cached), or the reason it cannot be read."""
+    def _info(self, name: str, path: Path) -> RunInfo | str | None:
+        """Metadata of one file (cached), the reason it cannot be read, or None if it is gone."""
         key = _file_key(path)
         if key is None:
-            return "file vanished while listing"
+            return None  # removed since the folder was listed
         with self._lock:
             cached = self._meta.get(key)
         if cached is not None:

@@ -12,6 +12,8 @@ from ..events import PRIVATE
 from ..jobs import JobState
 from ..progress_bar import progress_html
 from ..registry import Listing
+from ..visitors import visitor_id
+from .runs import fallback_picker
 
 FIRST_POINT_WAIT = 30.0  # seconds Start's follow-up waits for a first step before leaving it to the tick
 
@@ -78,27 +80,46 @@ class CurvesTab:
         runs = self._series(overlay, self.ctx.jobs.snapshot())
         return charts.step_loss_figure(runs), charts.epoch_loss_figure(runs), charts.epoch_accuracy_figure(runs)
 
-    def first_point(self, seen: dict | None, overlay: list[str] | None, model: str | None) -> tuple:
+    def first_point(
+        self,
+        seen: dict | None,
+        overlay: list[str] | None,
+        model: str | None,
+        visitor: str | None = None,
+        show: str | None = "all",
+        request: gr.Request = None,
+    ) -> tuple:
         """Right after a Start: wait for the run's first step event (or its end) and answer as a tick
         does, so the first point shows as soon as it exists rather than at the next 1 s tick, which
         came half a second later on average. Only the step chart is drawn: the epoch charts (the last
         run's, to be cleared) are left to the next tick, off the path to the first point."""
         self.ctx.jobs.wait_for(lambda s: bool(s.steps_history) or not s.active, FIRST_POINT_WAIT)
-        return self.poll(seen, overlay, model, epoch_charts=False)
+        return self.poll(seen, overlay, model, visitor, show, request, epoch_charts=False)
 
     def poll(
-        self, seen: dict | None, overlay: list[str] | None, model: str | None, *, epoch_charts: bool = True
+        self,
+        seen: dict | None,
+        overlay: list[str] | None,
+        model: str | None,
+        visitor: str | None = None,
+        show: str | None = "all",
+        request: gr.Request = None,
+        *,
+        epoch_charts: bool = True,
     ) -> tuple:
         """Timer tick: refresh what changed since this browser's last tick (else skip every output).
 
         Outputs: progress, status, the three curves, the model picker, the overlay picker, the runs
         table, and this browser's new `seen` state. `epoch_charts=False` leaves the two epoch charts
-        (and `seen`'s record of them) for a later tick.
+        (and `seen`'s record of them) for a later tick. The page's model is reported in use (retention
+        spares it); the runs table is the visitor's (`visitor`, `show`: see RunsTab.frame).
         """
         seen = dict(seen or {})
         s = self.ctx.jobs.snapshot()
+        self.ctx.registry.note_in_use(model)  # before the listing, which may remove old runs
         listing = self.ctx.registry.listing()
-        signature = _listing_signature(listing)
+        owner = visitor_id(visitor, request)
+        signature = (*_listing_signature(listing), owner, show)
         new_version = seen.get("version") != s.version
         job_changed = new_version or (s.active and seen.get("elapsed") != int(s.elapsed))
         runs_changed = seen.get("runs") != signature
@@ -117,15 +138,20 @@ class CurvesTab:
             if new_epochs:
                 outputs[3:5] = charts.epoch_loss_figure(runs), charts.epoch_accuracy_figure(runs)
         if runs_changed:
-            names = [name for name, *_ in signature]
+            names = listing.names
             # The picked model is only replaced when it is gone: a value sent back would undo a pick the
             # visitor made while this tick was on its way (the tick carries the pick it started with).
             gone = model not in names
-            outputs[5] = (
-                gr.Dropdown(choices=names, value=names[0] if names else None) if gone else gr.Dropdown(choices=names)
-            )
+            # A chosen model that is gone (deleted, or removed by retention) falls back to the bundled one, saying so.
+            if not gone:
+                outputs[5] = gr.Dropdown(choices=names)
+            elif model:
+                outputs[5] = fallback_picker(names, str(model))
+            else:
+                outputs[5] = gr.Dropdown(choices=names, value=names[0] if names else None)
             outputs[6] = gr.Dropdown(choices=names)
-            outputs[7] = listing.dataframe()
+            mine = self.ctx.registry.owned(owner, listing)
+            outputs[7] = listing.dataframe(mine, only_mine=show == "mine")
         seen.update(version=s.version, elapsed=int(s.elapsed), runs=signature)
         if epoch_charts:
             seen["epochs"] = epochs
