@@ -33,6 +33,7 @@ from ..config import TrainConfig
 from ..search_space import build_space
 from ..sweep import SweepSpec
 from .caps import Caps, JobError
+from .disk_space import check_free_space
 from .job_state import (
     JobState,
     Line,
@@ -120,7 +121,7 @@ class JobManager:
         from ..device import resolve_device
 
         resolve_device(cfg.device)  # fail now, not in the thread, if the device is absent
-        self._check_writable("training is unavailable")
+        self._check_writable("training is unavailable", cfg)
         expected = self._expected_seconds(cfg)
         with self._lock:
             self._refuse(owner)
@@ -149,8 +150,8 @@ class JobManager:
         cap = self.caps.max_sweep_seconds
         if cap is not None:
             spec = dataclasses.replace(spec, max_seconds=min(spec.max_seconds or cap, cap))
-        self._check_writable("sweeps are unavailable")
         base = build_space(spec.vary, spec.fixed).base
+        self._check_writable("sweeps are unavailable", base, spec.trials)
         expected = spec.max_seconds
         if expected is None and (one := self._expected_seconds(base)) is not None:
             expected = one * spec.trials
@@ -180,12 +181,14 @@ class JobManager:
         cap = self.caps.max_train_seconds
         return min(seconds, cap) if seconds is not None and cap is not None else seconds
 
-    def _check_writable(self, refusal: str) -> None:
-        """Fail now, not after a whole epoch, if a run could never be saved (read-only folder)."""
+    def _check_writable(self, refusal: str, cfg: TrainConfig, runs: int = 1) -> None:
+        """Fail now, not after a whole epoch, if a run could never be saved (read-only folder, or a disk
+        without room for `runs` runs of `cfg`: disk_space.py)."""
         try:
             check_writable(self._directory())
         except CheckpointWriteError as exc:
             raise JobError(f"{refusal}: {exc}") from None
+        check_free_space(self._directory(), cfg, runs, refusal)
 
     def _refuse(self, owner: str) -> None:
         """Refuse a second job of the same visitor, or a job the full line has no room for (lock held)."""
