@@ -224,12 +224,40 @@ def test_curve_charts_overlay_runs():
     assert len(steps.data) == 1 and list(steps.data[0].y) == [2.0, 1.0] and list(steps.data[0].x) == [0.5, 1.0]
     assert steps.layout.xaxis.title.text and steps.layout.yaxis.title.text
     loss = charts.epoch_loss_figure([a, b])
-    assert [t.name for t in loss.data] == ["a · train", "a · validation", "b · train"]
+    # One legend entry per run (its validation line shares the group); the subtitle says which line is which.
+    assert [t.name for t in loss.data] == ["a", "a · validation", "b"]
+    assert [t.showlegend for t in loss.data] == [True, False, True] and loss.data[0].legendgroup == loss.data[
+        1
+    ].legendgroup
+    assert "dashed: validation" in loss.layout.title.subtitle.text
     assert loss.data[0].line.color == loss.data[1].line.color != loss.data[2].line.color
+    assert loss.layout.yaxis.type == "log" and steps.layout.yaxis.type == "log"
+    assert steps.layout.xaxis.title.text == "epoch" and loss.layout.legend.y == 0  # the legend below the axis
     acc = charts.epoch_accuracy_figure([a, b])
     assert list(acc.data[1].y) == [0.75] and acc.layout.yaxis.range[0] <= 0.75 and acc.layout.yaxis.range[1] >= 1.0
     empty = charts.step_loss_figure([])
     assert not empty.data and "No steps yet" in empty.layout.annotations[0].text
+
+
+def test_label_smoothing_is_said_on_the_loss_charts():
+    """Training loss with smoothing 0.1 cannot fall below ~0.50 while validation loss (plain labels) goes to ~0.1:
+    the charts draw that floor and say why, so the gap does not read as a bug."""
+    assert charts.smoothing_floor(0.1) == pytest.approx(0.500, abs=1e-3) and charts.smoothing_floor(0) == 0
+    steps = [{"step": 1, "epoch": 0.5, "loss": 0.9}, {"step": 2, "epoch": 1.0, "loss": 0.55}]
+    epochs = [{"epoch": 1, "train_loss": 0.56, "val_loss": 0.12}]
+    smoothed = charts.Series("s", steps, epochs, label_smoothing=0.1)
+    for fig in (charts.step_loss_figure([smoothed]), charts.epoch_loss_figure([smoothed])):
+        assert "label smoothing 0.1" in fig.layout.title.subtitle.text and "0.50" in fig.layout.title.subtitle.text
+        assert [round(shape.y0, 3) for shape in fig.layout.shapes] == [0.5]
+    plain = charts.step_loss_figure([charts.Series("p", steps, epochs)])
+    assert not plain.layout.shapes and not (plain.layout.title.subtitle and plain.layout.title.subtitle.text)
+
+
+def test_charts_are_transparent_so_they_follow_the_page_theme():
+    for fig in (charts.step_loss_figure([]), charts.confusion_figure(np.eye(10, dtype=int).tolist())):
+        template = fig.layout.template.layout
+        assert template.paper_bgcolor == template.plot_bgcolor == charts.CLEAR
+    assert ".dark .js-plotly-plot" in charts.CHART_CSS
 
 
 def test_probability_and_confusion_charts():
@@ -420,7 +448,8 @@ def test_start_stop_status_and_poll(lab):
     assert status["status"] == "done" and status["metrics"]["test_accuracy"] > 0.5
 
     outputs = lab.curves.poll({}, [], DEFAULT_NAME)
-    progress, message, steps, loss, acc, model, overlay, table, seen = outputs
+    progress, message, steps, loss, acc, model, overlay, table, stop, seen = outputs
+    assert stop.constructor_args["interactive"] is False  # nothing of yours running or queued: greyed out
     assert 'data-status="done"' in progress and "finished" in message
     assert len(steps.data) == 1 and len(loss.data) == 2
     assert status["run"] in model.choices[-1]
@@ -440,6 +469,9 @@ def test_poll_redraws_the_epoch_charts_only_when_an_epoch_completes(lab, monkeyp
     class Jobs:  # the live run as the poller sees it, changed by hand between ticks
         def snapshot(self) -> JobState:
             return copy.deepcopy(state)
+
+        def view(self, owner: str) -> JobState:
+            return self.snapshot()
 
     monkeypatch.setattr(lab.ctx, "jobs", Jobs())
     first = lab.curves.poll({}, [], DEFAULT_NAME)
@@ -526,6 +558,9 @@ def test_the_first_point_leaves_the_epoch_charts_to_the_next_tick(lab, monkeypat
     class Jobs:
         def snapshot(self) -> JobState:
             return copy.deepcopy(state)
+
+        def view(self, owner: str) -> JobState:
+            return self.snapshot()
 
         def wait_for(self, condition, timeout=None):
             return self.snapshot() if condition(state) else None

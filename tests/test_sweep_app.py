@@ -47,7 +47,7 @@ def test_a_sweep_runs_as_the_servers_job_and_its_trials_become_runs(lab: Lab):
     assert f"tiny #{status['best_trial']}" in table["study"].tolist()
 
     # The page's poll sends the three figures and the trials table once, then nothing until a change.
-    progress, text, history, parallel, importance, trials, note, seen = lab.sweep.poll({})
+    progress, text, history, parallel, importance, trials, note, stop, seen = lab.sweep.poll({})
     assert 'data-status="done"' in progress and "trial 2 of 2" in progress and text == s.message
     assert isinstance(history, go.Figure) and isinstance(parallel, go.Figure)
     assert isinstance(importance, go.Figure) or "importances" in note
@@ -68,7 +68,7 @@ def test_the_sweep_tab_still_shows_the_latest_sweep_after_a_training_run(lab: La
 
     status = lab.sweep.sweep_status()
     assert status["status"] == "done" and status["study"] == "before" and status["trials"] == 2
-    progress, _, history, *_, trials, _, _ = lab.sweep.poll({})
+    progress, _, history, *_, trials, _, _, _ = lab.sweep.poll({})
     assert "trial 2 of 2" in progress and isinstance(history, go.Figure) and sorted(trials["trial"]) == [0, 1]
     picker, said = lab.sweep.make_best_active()
     assert picker.value.startswith("before-trial") and "best trial" in said

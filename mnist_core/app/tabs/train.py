@@ -14,10 +14,12 @@ from ...presets import DEFAULT_PRESET, PRESETS, get_preset
 from ...query import PRESET_KEY, closest_preset, encode_query, parse_query, query_string
 from ..caps import Caps
 from ..context import AppContext, user_error
+from ..job_state import JobState, Line, api_status
 from ..jobs import JobError
 from ..latest import LatestAnswers
 from ..progress_bar import progress_html
 from ..registry import DEFAULT_NAME, UnknownRunError
+from ..visitors import session_visitor, visitor_id
 from ..widgets import CONTROLLERS, DEPENDENTS, NAMES, TrainForm, scaled_fields, to_scale
 
 # Positions in TrainForm.fill_outputs: the preset, the fields, the scale sliders, the URL note, the preset
@@ -60,10 +62,14 @@ class TrainTab:
         self.ctx = ctx
         self.latest = LatestAnswers()  # per page, the newest form request: older answers are dropped
 
-    def build(self) -> TrainView:
+    def build(self, who: gr.State | None = None) -> TrainView:
         """The tab's components and events, inside app.py's `with gr.Tab("Train")`: the form (TrainForm,
         wired to this tab's handlers), Start, Stop, the progress bar and the API events `train`, `stop`
-        and `status`. The page's tick keeps the progress and status current (app.py)."""
+        and `status`, each for the visitor in `who` (visitors.session_visitor). The page's tick keeps the
+        progress, status and Stop current for that visitor (app.py)."""
+        who = who if who is not None else session_visitor()
+        if self.ctx.jobs.estimator is None:
+            self.ctx.jobs.estimator = self.train_seconds  # the line's expected waits: this tab's estimate
         caps, state = self.ctx.jobs.caps, self.ctx.jobs.snapshot()
         gr.Markdown("Pick a preset, change what you like, start. One run at a time.")
         if caps.limited():  # a Space, or caps set: say which (locally the intro stays one line)
@@ -73,7 +79,7 @@ class TrainTab:
         with gr.Row():
             start_button = dict(variant="primary", interactive=not caps.training_disabled, elem_id="start")
             start = gr.Button("Start training", **start_button)
-            stop = gr.Button("Stop", variant="stop", elem_id="stop")
+            stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="stop")  # the tick: yours to stop
         progress = gr.HTML(progress_html(state), elem_id="progress")
         status = gr.Markdown(state.message, show_label=False, elem_id="train-status")
         form.build_more()
@@ -81,11 +87,11 @@ class TrainTab:
         # preprocess=False: raw values (page or API) go straight to TrainConfig.from_dict,
         # whose messages name the field and its allowed range.
         started = start.click(
-            self.start_training, inputs_kwargs=form.widgets, outputs=status, api_name="train", preprocess=False
+            self.start_training, [who], status, inputs_kwargs=form.widgets, api_name="train", preprocess=False
         )
-        stop.click(self.stop_training, None, status, api_name="stop")
+        stop.click(self.stop_training, who, status, api_name="stop")
         status_api, status_button = gr.JSON(visible=False, label="status"), gr.Button(visible=False)
-        status_button.click(self.training_status, None, status_api, api_name="status")
+        status_button.click(self.training_status, who, status_api, api_name="status")
         return TrainView(form=form, start=start, stop=stop, progress=progress, status=status, started=started)
 
     def fill(self, values: Mapping[str, Any], preset: str | None, note: str = "") -> list:
@@ -228,6 +234,12 @@ class TrainTab:
         """Runs trained on this server (the bundled model's speed was measured elsewhere)."""
         return [run for run in self.ctx.registry.listing().runs if run.name != DEFAULT_NAME]
 
+    def train_seconds(self, cfg: TrainConfig) -> float | None:
+        """About how long `cfg` trains here (no probe: from earlier runs or a cached probe), for the line's waits."""
+        from ...estimate import estimate
+
+        return estimate(cfg, self._runs(), probe=False).seconds
+
     def _estimate(self, cfg: TrainConfig, probe: bool) -> str:
         from ...estimate import estimate  # torch: loaded behind the first page
 
@@ -235,30 +247,62 @@ class TrainTab:
         waiting = " (no probe while a run is training)" if guess.seconds is None and self.ctx.jobs.busy() else ""
         return f"**Estimate:** {guess.text()}{waiting}"
 
-    def start_training(self, **hyperparameters: Any) -> str:
-        """Validate the hyperparameters and start a background run (API `train`); refused if one is running."""
+    def start_training(
+        self, visitor: str | None = None, request: gr.Request | None = None, **hyperparameters: Any
+    ) -> str:
+        """Validate the hyperparameters and start a background run, or put it in line behind the running job
+        (API `train`); refused if the caller already has a job running or queued, or the line is full."""
+        owner = visitor_id(visitor, request)
         try:
             cfg = TrainConfig.from_dict({k: v for k, v in hyperparameters.items() if v is not None})
-            state = self.ctx.jobs.start(cfg)
+            state = self.ctx.jobs.start(cfg, owner)
         except (ValueError, JobError) as exc:
             raise user_error(exc) from None
+        if state.status == "queued":
+            return f"Queued run **{state.name}**: {state.message}"
         return f"Started run **{state.name}**: {state.message}"
 
-    def stop_training(self) -> str:
-        """Ask the running job to stop (API `stop`); the last completed epoch is kept."""
-        state = self.ctx.jobs.stop()
-        return state.message if state.active else f"No run in progress. {state.message}"
+    def stop_training(self, visitor: str | None = None, request: gr.Request | None = None) -> str:
+        """Stop the caller's running job (the last completed epoch is kept) or take their queued one out of the
+        line (API `stop`); another visitor's job goes on, and the answer says so."""
+        owner = visitor_id(visitor, request)
+        state = self.ctx.jobs.stop(owner)
+        return state.message
 
-    def training_status(self) -> dict:
-        """The current run's status, progress and metrics (API `status`)."""
-        s = self.ctx.jobs.snapshot()
-        return {
-            "status": s.status,
-            "message": s.message,
-            "progress": round(s.progress, 4),
-            "epoch": s.epoch,
-            "epochs": s.epochs,
-            "run": s.name,
-            "metrics": s.metrics,
-            "error": s.error,
+    def training_status(self, visitor: str | None = None, request: gr.Request | None = None) -> dict:
+        """The caller's job: status (idle, queued, running, done, stopped, failed), place in line, progress
+        and metrics, and what the server is doing (API `status`)."""
+        owner = visitor_id(visitor, request)
+        s, line = self.ctx.jobs.look(owner)
+        return status_answer(s, line, owner)
+
+
+def status_answer(s: JobState, line: Line, owner: str) -> dict:
+    """The API's `status` for `owner`: their job (`s`, from JobManager.look) and the server's `line`."""
+    current = line.current
+    running = None
+    if current.active:
+        running = {
+            "kind": current.kind,
+            "run": current.name,
+            "yours": current.owner == owner,
+            "epoch": current.epoch,
+            "epochs": current.epochs,
+            "progress": round(current.progress, 4),
+            "remaining_seconds": None if line.remaining is None else round(line.remaining, 1),
         }
+    return {
+        "status": api_status(s),
+        "stage": s.status,  # starting, running or stopping while "running"
+        "position": s.position if s.status == "queued" else None,
+        "wait_seconds": None if s.status != "queued" or s.wait_seconds is None else round(s.wait_seconds, 1),
+        "message": s.message,
+        "progress": round(s.progress, 4),
+        "epoch": s.epoch,
+        "epochs": s.epochs,
+        "kind": s.kind,
+        "run": s.name,
+        "metrics": s.metrics,
+        "error": s.error,
+        "server": {"running": running, "queued": len(line.waiting)},
+    }
