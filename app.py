@@ -18,6 +18,7 @@ os.environ.setdefault("MNIST_DATA_DIR", str(Path(__file__).resolve().parent / "d
 
 import gradio as gr  # noqa: E402
 
+from mnist_core.app.charts import CHART_CSS  # noqa: E402
 from mnist_core.app.context import AppContext  # noqa: E402
 from mnist_core.app.events import PRIVATE  # noqa: E402
 from mnist_core.app.gradio_compat import calm_queue  # noqa: E402
@@ -132,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         show_error=False,
         max_file_size=MAX_UPLOAD,
         prevent_thread_lock=True,
+        css=CHART_CSS,  # charts follow the page's dark theme; no toolbar over a phone's chart titles
     )
     # Only now torch, the default model and MNIST: begun before, the warm-up's imports held up the first page.
     threading.Thread(target=AppContext(jobs, registry).warm_up, name="warm-up", daemon=True).start()

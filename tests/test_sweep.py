@@ -341,6 +341,9 @@ def test_sweep_figures_and_table_for_the_tab(ckpt_dir):
     assert {k: type(v).__name__ for k, v in figures.items()} == dict.fromkeys(figures, "Figure")
     assert len(figures["history"].data[0].x) == 3
     assert set(figures["importance"].data[0].y) == {"lr", "dropout"}
+    # Parallel coordinates' tick labels stay short enough not to run into the next axis on a phone.
+    ticks = [note.text for note in figures["parallel"].layout.annotations]
+    assert ticks and max(map(len, ticks)) <= 5 and "1e-3" in ticks, ticks
     table = trials_table(study)
     assert list(table["trial"]) == [2, 1, 0] and list(table["state"]) == ["complete"] * 3
     assert list(table["checkpoint"]) == ["figs-trial2.pt", "figs-trial1.pt", "figs-trial0.pt"]

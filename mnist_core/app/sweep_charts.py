@@ -1,4 +1,6 @@
-"""The Sweep tab's figures and table for one study: Optuna's own plotly visualisations, never re-drawn by hand.
+"""The Sweep tab's figures and table for one study: Optuna's own plotly visualisations, never re-drawn by hand,
+restyled like the app's other charts (charts.layout: short titles, legend below, transparent background)
+and made to read on a 390 px phone.
 
 A figure Optuna cannot draw yet (no finished trial; importances need two completed trials that differ)
 comes back as None with the reason, so the tab shows a message instead of an error.
@@ -12,6 +14,8 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
+from . import charts
+
 TABLE_COLUMNS = ("trial", "state", "val_acc", "test_acc", "seconds", "checkpoint")
 
 
@@ -24,17 +28,73 @@ def sweep_figures(study: optuna.Study) -> dict[str, object]:
     if not complete:
         reason = "no completed trial yet"
         return {"history": reason, "parallel": reason, "importance": reason}
-    out["history"] = vis.plot_optimization_history(study, target_name="val accuracy")
-    out["parallel"] = vis.plot_parallel_coordinate(study, target_name="val accuracy")
+    out["history"] = _history(vis.plot_optimization_history(study, target_name="val accuracy"))
+    out["parallel"] = _parallel(vis.plot_parallel_coordinate(study, target_name="val accuracy"))
     varied = {k for t in complete for k in t.params}
     if len(complete) < 2 or not varied:
         out["importance"] = "parameter importances need at least two completed trials"
     else:
         try:
-            out["importance"] = vis.plot_param_importances(study, target_name="val accuracy")
+            out["importance"] = _importance(vis.plot_param_importances(study, target_name="val accuracy"))
         except (RuntimeError, ValueError) as exc:  # e.g. every completed trial has the same params
             out["importance"] = f"parameter importances not available yet ({exc})"
     return out
+
+
+def _restyle(fig, title: str, height: int, subtitle: str | None = None):
+    """Optuna's figure in the app's layout; its own template (a grey plot on white) is dropped."""
+    fig.update_layout(charts.layout(title, subtitle, height=height))
+    return fig
+
+
+def _history(fig):
+    fig = _restyle(fig, "Optimisation history", 340)
+    trials = len(fig.data[0].x) if fig.data else 0
+    fig.update_xaxes(title_text="trial", dtick=1 if trials <= 10 else None, nticks=8)
+    for trace in fig.data:  # Optuna's legend says "Objective Value" / "Best Value"
+        trace.name = {"Best Value": "best so far"}.get(trace.name, trace.name)
+    return fig
+
+
+def _parallel(fig):
+    """Optuna draws each parameter as a vertical axis whose tick labels are annotations left of it: on a
+    phone, six axes are ~50 px apart, so labels are cut to two significant digits (0.000201 -> 2e-4)
+    and the colour bar, which repeats the first axis, gives its width back to the axes."""
+    fig = _restyle(fig, "Parallel coordinates", 400, "one line per trial, darker: higher val accuracy")
+    for note in fig.layout.annotations:
+        note.text = _tick(note.text)
+        note.font = dict(size=10)
+    for trace in fig.data:
+        if trace.marker is not None and trace.marker.showscale:
+            trace.marker.showscale = False
+    fig.update_xaxes(tickfont=dict(size=11), automargin=True)  # long names turn on their own when crowded
+    return fig
+
+
+def _importance(fig):
+    fig = _restyle(fig, "Parameter importances", 300)
+    fig.update_xaxes(title_text="importance (fANOVA)", nticks=5)
+    fig.update_yaxes(title_text=None, automargin=True)
+    fig.update_traces(showlegend=False, texttemplate="%{x:.2f}", marker_color=charts.COLORS[0])
+    return fig
+
+
+def _tick(text: str) -> str:
+    """A tick label in at most five characters or so: 254, 2.5, 0.90, 0.066, 2e-4 (categories unchanged)."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return text  # a category
+    size = abs(value)
+    if value == 0 or not math.isfinite(value):
+        return text
+    if size >= 10:
+        return f"{value:.0f}"
+    if size >= 0.1:
+        return f"{value:.2f}" if size < 1 else f"{value:.2g}"
+    if size >= 0.01:
+        return f"{value:.2g}"
+    return f"{value:.0e}".replace("e-0", "e-")
 
 
 def trials_table(study: optuna.Study) -> pd.DataFrame:

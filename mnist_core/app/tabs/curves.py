@@ -54,9 +54,10 @@ class CurvesTab:
             label="Compare with past runs",
             info="the live run is always shown; add finished runs to overlay their curves",
         )
-        step_plot = gr.Plot(label="Loss per step", elem_id="step-plot")
+        step_plot = gr.Plot(label="Loss per step", show_label=False, elem_id="step-plot")  # the figure has a title
         with gr.Row():
-            loss_plot, accuracy_plot = gr.Plot(label="Loss per epoch"), gr.Plot(label="Accuracy per epoch")
+            loss_plot = gr.Plot(label="Loss per epoch", show_label=False, elem_id="epoch-loss-plot")
+            accuracy_plot = gr.Plot(label="Accuracy per epoch", show_label=False, elem_id="epoch-accuracy-plot")
         view = CurvesView(overlay=overlay, step_plot=step_plot, loss_plot=loss_plot, accuracy_plot=accuracy_plot)
         overlay.change(self.curve_figures, overlay, view.plots, **PRIVATE)
         return view
@@ -65,14 +66,20 @@ class CurvesTab:
         runs: list[charts.Series] = []
         if live is not None and live.run_id:
             runs.append(
-                charts.Series(f"{live.name} (this server's latest run)", live.steps_history, live.epochs_history)
+                charts.Series(
+                    f"{live.name} (latest run)",
+                    live.steps_history,
+                    live.epochs_history,
+                    label_smoothing=float(live.config.get("label_smoothing") or 0.0),
+                )
             )
         listing = listing if listing is not None else self.ctx.registry.listing()
         for name in overlay or []:
             info = listing.get(name)
             if info is None or (live is not None and live.run_id and info.name == live.name):
                 continue
-            runs.append(charts.Series(info.name, info.history.get("steps") or [], info.history.get("epochs") or []))
+            steps, epochs = info.history.get("steps") or [], info.history.get("epochs") or []
+            runs.append(charts.Series(info.name, steps, epochs, label_smoothing=info.config.label_smoothing))
         return runs
 
     def curve_figures(self, overlay: list[str] | None) -> tuple:

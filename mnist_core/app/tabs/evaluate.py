@@ -39,7 +39,7 @@ class EvaluateTab:
         button = gr.Button("Evaluate the selected model on the test set", variant="primary")
         summary = gr.Markdown("Pick a model above, then evaluate it on the 10,000 test digits.")
         with gr.Row():
-            confusion = gr.Plot(label="Confusion matrix", elem_id="confusion", scale=3)
+            confusion = gr.Plot(label="Confusion matrix", show_label=False, elem_id="confusion", scale=3)
             per_class = gr.Dataframe(label="Per-class precision and recall", interactive=False, scale=2)
         wrong = gr.Gallery(
             label=f"Misclassified test digits (first {MISCLASSIFIED_SHOWN}): true → predicted",

@@ -104,10 +104,10 @@ class SweepTab:
         status = gr.Markdown(show_label=False, elem_id="sweep-status")
         with gr.Row():
             plots = [
-                gr.Plot(label="Optimisation history", elem_id="sweep-history"),
-                gr.Plot(label="Parameter importances", elem_id="sweep-importance"),
+                gr.Plot(label="Optimisation history", show_label=False, elem_id="sweep-history"),
+                gr.Plot(label="Parameter importances", show_label=False, elem_id="sweep-importance"),
             ]
-        plots.insert(1, gr.Plot(label="Parallel coordinates", elem_id="sweep-parallel"))
+        plots.insert(1, gr.Plot(label="Parallel coordinates", show_label=False, elem_id="sweep-parallel"))
         table = gr.Dataframe(interactive=False, wrap=False, label="Trials (newest first)", elem_id="sweep-trials-table")
         note = gr.Markdown(elem_id="sweep-note")
         # preprocess=False: raw values go to start_sweep, whose messages name a bad field (Gradio's own
