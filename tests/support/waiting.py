@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 TIMEOUT = 600.0  # s: a guard against a hang, not a measure of speed
-ACTIVE = ("starting", "running", "stopping")
+ACTIVE = ("starting", "running", "stopping", "queued")  # "queued": a job waiting in line has not ended either
 
 
 def wait_for(condition: Callable[[], T], what: str, timeout: float = TIMEOUT, interval: float = 0.005) -> T:
