@@ -6,13 +6,14 @@ miss "Started run"; a MutationObserver set before the click records it the momen
 
 from __future__ import annotations
 
-# Set on a page before the clicks; `window.__answers` then holds 'started' and/or 'refused'.
+# Set on a page before the clicks; `window.__answers` then holds 'started', 'queued' and/or 'refused'.
 WATCH_ANSWERS_JS = """() => {
   window.__answers = new Set();
   const look = () => {
     const text = document.body.innerText;
     if (text.includes('Started run')) window.__answers.add('started');
     if (text.includes('A run is in progress')) window.__answers.add('refused');
+    if (text.includes('Queued run')) window.__answers.add('queued');
   };
   new MutationObserver(look).observe(document.body, {subtree: true, childList: true, characterData: true});
   look();
