@@ -63,9 +63,9 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
             with gr.Tab("Inside", id="inside") as tab:
                 inside_tab.build(model, tab)  # Integrated Gradients, layers, neighbours, map; "watch it learn"
             with gr.Tab("Train", id="train"):
-                train_ui = train_tab.build()
+                train_ui = train_tab.build(visitor)
             with gr.Tab("Sweep", id="sweep"):
-                sweep_tab.build(model)  # its components, handlers and 1 s poll
+                sweep_tab.build(model, visitor)  # its components, handlers and 1 s poll
             with gr.Tab("Curves", id="curves"):
                 curves_ui = curves_tab.build(names)
             with gr.Tab("Evaluate", id="evaluate") as tab:
@@ -80,6 +80,7 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
         runs_ui.load.click(train_tab.load_run, [form.token, model], fill, js=TOKEN_JS, **PRIVATE)
         seen = gr.State({})
         shown = [train_ui.progress, train_ui.status, *curves_ui.plots, model, curves_ui.overlay, runs_ui.table]
+        shown.append(train_ui.stop)  # usable only while this visitor has a job running or in line
         poll_outs = [*shown, seen]  # CurvesTab.poll's outputs, in its order
         poll_ins = [seen, curves_ui.overlay, model, visitor, runs_ui.show]  # CurvesTab.poll's inputs
         gr.Timer(1.0).tick(

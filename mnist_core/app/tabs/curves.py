@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import gradio as gr
@@ -62,12 +63,16 @@ class CurvesTab:
         overlay.change(self.curve_figures, overlay, view.plots, **PRIVATE)
         return view
 
-    def _series(self, overlay: list[str] | None, live: JobState | None, listing: Listing | None = None):
+    def _series(
+        self, overlay: list[str] | None, live: JobState | None, listing: Listing | None = None, owner: str | None = None
+    ):
         runs: list[charts.Series] = []
         if live is not None and live.run_id:
+            # The server's job is always shown; labelled as another visitor's when it is not the caller's.
+            whose = "another visitor's run" if owner is not None and live.owner not in ("", owner) else "latest run"
             runs.append(
                 charts.Series(
-                    f"{live.name} (latest run)",
+                    f"{live.name} ({whose})",
                     live.steps_history,
                     live.epochs_history,
                     label_smoothing=float(live.config.get("label_smoothing") or 0.0),
@@ -117,7 +122,8 @@ class CurvesTab:
         """Timer tick: refresh what changed since this browser's last tick (else skip every output).
 
         Outputs: progress, status, the three curves, the model picker, the overlay picker, the runs
-        table, and this browser's new `seen` state. `epoch_charts=False` leaves the two epoch charts
+        table, Stop, and this browser's new `seen` state. The progress, status and Stop are the visitor's
+        own job's (running, queued with its place, or their last), the curves the server's job's. `epoch_charts=False` leaves the two epoch charts
         (and `seen`'s record of them) for a later tick. The page's model is reported in use (retention
         spares it); the runs table is the visitor's (`visitor`, `show`: see RunsTab.frame).
         """
@@ -128,18 +134,23 @@ class CurvesTab:
         owner = visitor_id(visitor, request)
         signature = (*_listing_signature(listing), owner, show)
         new_version = seen.get("version") != s.version
-        job_changed = new_version or (s.active and seen.get("elapsed") != int(s.elapsed))
         runs_changed = seen.get("runs") != signature
         skip = gr.skip()
-        outputs = [skip] * 8
+        outputs = [skip] * 9
+        mine = self.ctx.jobs.view(owner)
+        shown = [progress_html(mine), mine.message]
+        shown_key = zlib.crc32("\n".join(shown).encode())  # the wait and elapsed time change by the second
+        stoppable = mine.active or mine.status == "queued"  # Stop is greyed out when you have nothing to stop
+        if seen.get("stoppable") != stoppable:
+            outputs[8] = gr.Button(interactive=stoppable)
         # The step chart moves with every event; the two epoch charts only when an epoch completes.
         # Redrawing only what changed keeps the page (and a browser on this machine) off the CPU the run trains on.
         epochs = [s.run_id, len(s.epochs_history)]
         new_epochs = epoch_charts and seen.get("epochs") != epochs
-        if job_changed:
-            outputs[0:2] = [progress_html(s), s.message]
+        if seen.get("shown") != shown_key:
+            outputs[0:2] = shown
         if new_version or new_epochs:
-            runs = self._series(overlay, s, listing)
+            runs = self._series(overlay, s, listing, owner)
             if new_version:
                 outputs[2] = charts.step_loss_figure(runs)
             if new_epochs:
@@ -159,7 +170,7 @@ class CurvesTab:
             outputs[6] = gr.Dropdown(choices=names)
             mine = self.ctx.registry.owned(owner, listing)
             outputs[7] = listing.dataframe(mine, only_mine=show == "mine")
-        seen.update(version=s.version, elapsed=int(s.elapsed), runs=signature)
+        seen.update(version=s.version, runs=signature, shown=shown_key, stoppable=stoppable)
         if epoch_charts:
             seen["epochs"] = epochs
         return (*outputs, seen)
