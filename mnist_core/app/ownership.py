@@ -24,6 +24,17 @@ FILE_NAME = "owners.json"
 _TRIAL = re.compile(r"^(?P<study>.+)-trial\d+$")  # sweep.trial_checkpoint's stem
 
 
+def study_of(run_name: str) -> str | None:
+    """The study a sweep trial's run `<study>-trial<N>` belongs to (None: not a trial's name)."""
+    trial = _TRIAL.match(run_name)
+    return trial["study"] if trial else None
+
+
+def is_protected(run_name: str, protected: set[str]) -> bool:
+    """Whether `run_name` is one of `protected` (run names, and studies standing for all their trials)."""
+    return run_name in protected or study_of(run_name) in protected
+
+
 # One lock for every Owners of this process: the job manager records and the registry forgets through
 # instances of their own, over the same file, and each update is a read-modify-write of the whole file.
 _LOCK = threading.Lock()
@@ -54,9 +65,7 @@ class Owners:
         with self._lock:
             data = self._read()
         owner = data["runs"].get(run_name)
-        if owner is None and (trial := _TRIAL.match(run_name)):
-            owner = data["studies"].get(trial["study"])
-        return owner
+        return owner if owner is not None else data["studies"].get(study_of(run_name) or "")
 
     def owned_by(self, owner: str, names: list[str]) -> set[str]:
         """Which of `names` belong to `owner` (one read of the file for a whole table)."""
@@ -65,8 +74,8 @@ class Owners:
         mine = set()
         for name in names:
             found = data["runs"].get(name)
-            if found is None and (trial := _TRIAL.match(name)):
-                found = data["studies"].get(trial["study"])
+            if found is None:
+                found = data["studies"].get(study_of(name) or "")
             if found == owner:
                 mine.add(name)
         return mine

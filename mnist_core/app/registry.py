@@ -8,7 +8,7 @@ checkpoint rewritten by a training run is read again and an unchanged one is not
 On a shared server it also knows who owns each run (ownership.py), which runs open pages are showing
 (`note_in_use`, from each page's 1 s poll), and keeps at most `keep_runs` trained runs: whenever a
 listing finds a set of checkpoints it has not seen, the oldest beyond the limit are removed, never the
-bundled model, a run of the running or a queued job, or a run a page is showing (`retain`).
+bundled model, a run of the running or a queued job, a run a page is showing (`retain`), or the newest.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..checkpoint_paths import BUNDLED_DEFAULT, CheckpointError, checkpoint_dir, remove_stale_temp_files
 from ..config import TrainConfig
-from .ownership import Owners
+from .ownership import Owners, is_protected
 
 if TYPE_CHECKING:  # imported lazily at run time: listing runs needs neither
     from ..data import MNISTTensors
@@ -255,7 +255,8 @@ class RunRegistry:
         if keep is None or len(trained) <= keep:
             return []
         try:
-            spared = set(self._protected()) | self.in_use()
+            # The newest run too: one that just ended is its owner's to see, even when pages hold all the others.
+            spared = set(self._protected()) | self.in_use() | {trained[0][0]}
         except Exception:  # noqa: BLE001 - not knowing what runs is no reason to guess: remove nothing now
             log.exception("retention skipped: the protected runs are unknown")
             with self._lock:
@@ -266,7 +267,7 @@ class RunRegistry:
         for name, path in reversed(trained):  # oldest first
             if excess <= 0:
                 break
-            if name in spared:
+            if is_protected(name, spared):
                 continue
             if self._remove_files(name, path):
                 removed.append(name)

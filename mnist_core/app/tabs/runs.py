@@ -9,6 +9,7 @@ import gradio as gr
 
 from ..context import AppContext
 from ..events import PRIVATE
+from ..ownership import is_protected
 from ..registry import DEFAULT_NAME, RUN_COLUMNS, Listing
 from ..visitors import visitor_id
 
@@ -153,7 +154,7 @@ class RunsTab:
             return False, f"There is no run called {name[:80]!r}."
         if self.ctx.registry.owners.owner_of(name) != owner:
             return False, f"**{name}** is not yours: only the visitor who started a run can delete it."
-        if name in self.ctx.protected_runs():
+        if is_protected(name, self.ctx.protected_runs()):
             return False, f"**{name}** is training or waiting in line: stop it first, then delete it."
         self.ctx.registry.remove(name)
         return True, f"Deleted **{name}**."
