@@ -88,3 +88,11 @@ def test_two_instances_over_one_file_lose_no_update(tmp_path):
     for t in threads:
         t.join()
     assert len(json.loads((tmp_path / FILE_NAME).read_text())["runs"]) == 20
+
+
+def test_a_protected_study_protects_its_trials():
+    from mnist_core.app.ownership import is_protected, study_of
+
+    assert study_of("s-trial3") == "s" and study_of("cnn-20260101-000000") is None
+    assert is_protected("s-trial3", {"s"}) and is_protected("run", {"run"})
+    assert not is_protected("s2-trial3", {"s"}) and not is_protected("s", {"s-trial3"})
