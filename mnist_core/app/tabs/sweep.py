@@ -20,8 +20,11 @@ from ...sweep import SweepError, SweepSpec, open_study
 from .. import sweep_charts
 from ..context import AppContext, user_error
 from ..events import PRIVATE
+from ..job_state import stop_refusal
 from ..jobs import JobError, JobState
 from ..progress_bar import progress_html
+from ..visitors import session_visitor, visitor_id
+from .runs import chosen
 
 DEFAULT_FIXED = "model=cnn,epochs=1,train_size=10000"
 FIGURES = ("history", "parallel", "importance")
@@ -55,6 +58,7 @@ class SweepView:
     start: gr.Button
     stop: gr.Button
     best: gr.Button
+    best_note: gr.Markdown
     progress: gr.HTML
     status: gr.Markdown
     plots: list[gr.Plot]  # history, parallel coordinates, importances (FIGURES)
@@ -68,9 +72,10 @@ class SweepTab:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
 
-    def build(self, model: gr.Dropdown) -> SweepView:
+    def build(self, model: gr.Dropdown, who: gr.State | None = None) -> SweepView:
         """The tab's components, handlers and 1 s poll, inside app.py's `with gr.Tab("Sweep")`; `model`
-        is the page's model picker."""
+        is the page's model picker, `who` the visitor (visitors.session_visitor) whose sweep Start and Stop are."""
+        who = who if who is not None else session_visitor()
         caps = self.ctx.jobs.caps
         gr.Markdown(
             "Let Optuna search the hyperparameters: TPE sampling, poor trials pruned early on validation "
@@ -98,8 +103,9 @@ class SweepTab:
             start = gr.Button(
                 "Start sweep", variant="primary", interactive=not caps.training_disabled, elem_id="sweep-start"
             )
-            stop = gr.Button("Stop sweep", variant="stop", elem_id="sweep-stop")
+            stop = gr.Button("Stop sweep", variant="stop", interactive=False, elem_id="sweep-stop")  # yours only
             best = gr.Button("Make best active", elem_id="sweep-best")
+            best_note = gr.Markdown(elem_id="sweep-best-note")  # beside the button: what it did
         progress = gr.HTML(sweep_progress_html(self.ctx.jobs.snapshot()), elem_id="sweep-progress-box")
         status = gr.Markdown(show_label=False, elem_id="sweep-status")
         with gr.Row():
@@ -112,14 +118,14 @@ class SweepTab:
         note = gr.Markdown(elem_id="sweep-note")
         # preprocess=False: raw values go to start_sweep, whose messages name a bad field (Gradio's own
         # CheckboxGroup preprocessing fails on an API client's null with a bare TypeError).
-        start.click(self.start_sweep, [vary, fixed, trials, study], status, api_name="sweep", preprocess=False)
-        stop.click(self.stop_sweep, None, status, **PRIVATE)
-        best.click(self.make_best_active, None, [model, note], **PRIVATE)
+        start.click(self.start_sweep, [vary, fixed, trials, study, who], status, api_name="sweep", preprocess=False)
+        stop.click(self.stop_sweep, who, status, **PRIVATE)
+        best.click(self.make_best_active, None, [model, best_note], **PRIVATE)
         status_api, status_btn = gr.JSON(visible=False, label="sweep_status"), gr.Button(visible=False)
         status_btn.click(self.sweep_status, None, status_api, api_name="sweep_status")
         seen = gr.State({})
-        poll_outs = [progress, status, *plots, table, note, seen]
-        gr.Timer(1.0).tick(self.poll, seen, poll_outs, show_progress="hidden", concurrency_limit=None, **PRIVATE)
+        poll_outs = [progress, status, *plots, table, note, stop, seen]
+        gr.Timer(1.0).tick(self.poll, [seen, who], poll_outs, show_progress="hidden", concurrency_limit=None, **PRIVATE)
         return SweepView(
             vary=vary,
             fixed=fixed,
@@ -128,6 +134,7 @@ class SweepTab:
             start=start,
             stop=stop,
             best=best,
+            best_note=best_note,
             progress=progress,
             status=status,
             plots=plots,
@@ -136,8 +143,18 @@ class SweepTab:
         )
 
     # ------------------------------------------------------------------------------------- control
-    def start_sweep(self, vary: list[str] | str | None, fixed: str | None, trials: Any, study: str | None) -> str:
-        """Start a sweep varying `vary` with `fixed` pinned ('model=cnn,epochs=1'), `trials` trials (API `sweep`)."""
+    def start_sweep(
+        self,
+        vary: list[str] | str | None,
+        fixed: str | None,
+        trials: Any,
+        study: str | None,
+        visitor: str | None = None,
+        request: gr.Request | None = None,
+    ) -> str:
+        """Start a sweep varying `vary` with `fixed` pinned ('model=cnn,epochs=1'), `trials` trials, or put it
+        in line behind the running job (API `sweep`)."""
+        owner = visitor_id(visitor, request)
         try:
             count = _trial_count(trials)
             spec = SweepSpec(
@@ -146,17 +163,23 @@ class SweepTab:
                 vary=vary or list(DEFAULT_VARY),
                 fixed=fixed or "",
             )
-            state = self.ctx.jobs.start_sweep(spec)
+            state = self.ctx.jobs.start_sweep(spec, owner)
         except (ValueError, TypeError, SearchSpaceError, SweepError, JobError) as exc:
             raise user_error(exc) from None
+        if state.status == "queued":
+            return f"Queued sweep **{spec.study}**: {state.message}"
         return f"Started sweep **{spec.study}**: {state.message}"
 
-    def stop_sweep(self) -> str:
-        """Stop the running sweep: its running trial ends at the next step, completed trials are kept."""
-        if self.ctx.jobs.snapshot().kind != "sweep":
-            return "No sweep in progress."
-        state = self.ctx.jobs.stop()
-        return state.message if state.active else f"No sweep in progress. {state.message}"
+    def stop_sweep(self, visitor: str | None = None, request: gr.Request | None = None) -> str:
+        """Stop the caller's running sweep (its running trial ends at the next step, completed trials are
+        kept) or take their queued one out of the line; a run, or another visitor's sweep, goes on."""
+        owner = visitor_id(visitor, request)
+        mine, line = self.ctx.jobs.look(owner)
+        if mine.kind == "sweep" and (mine.active or mine.status == "queued"):
+            return self.ctx.jobs.stop(owner).message
+        if line.current.active and line.current.kind == "sweep":
+            return stop_refusal(line, owner)  # another visitor's sweep: says so, changes nothing
+        return "No sweep in progress."
 
     def sweep_status(self) -> dict:
         """The current (or last) sweep: status, counts, best trial (API `sweep_status`)."""
@@ -210,20 +233,38 @@ class SweepTab:
         name = Path(best.user_attrs.get("checkpoint", "")).stem
         if name not in self.ctx.registry.names():
             return gr.skip(), f"The best trial's checkpoint ({name or 'none'}) is not among the runs."
-        return gr.Dropdown(choices=self.ctx.registry.names(), value=name), (
+        return chosen(name, self.ctx.registry.names()), (
             f"Active model: **{name}** (best trial {best.number}, val accuracy {best.value:.2%})."
         )
 
-    def poll(self, seen: dict | None) -> tuple:
-        """Timer tick: progress, status, the figures and the trials table, each only if it changed.
+    def poll(self, seen: dict | None, visitor: str | None = None, request: gr.Request | None = None) -> tuple:
+        """Timer tick: progress, status, the figures and the trials table, each only if it changed; Stop
+        usable only while the visitor has a sweep running or in line (then the status is theirs).
 
-        Outputs: progress, status, history, parallel, importance, trials table, note, `seen`.
+        Outputs: progress, status, history, parallel, importance, trials table, note, Stop, `seen`.
         """
         seen = dict(seen or {})
+        mine = self.ctx.jobs.view(visitor_id(visitor, request))
+        queued = mine.kind == "sweep" and mine.status == "queued"
+        stoppable = mine.kind == "sweep" and (mine.active or queued)
+        stop = gr.skip() if seen.get("stoppable") == stoppable else gr.Button(interactive=stoppable)
+        seen["stoppable"] = stoppable
+        if queued:  # the visitor's sweep waits in line: its place, not the server's latest sweep
+            if seen.get("queued") != mine.message:
+                seen.update(queued=mine.message, version=None)
+                return (
+                    progress_html(mine).replace('id="train-progress"', 'id="sweep-progress"', 1),
+                    mine.message,
+                    *[gr.skip()] * 5,
+                    stop,
+                    seen,
+                )
+            return (*[gr.skip()] * 7, stop, seen)
+        seen.pop("queued", None)
         s = self.ctx.jobs.latest_sweep()  # a training run started after a sweep does not hide it
         outputs: list[Any] = [gr.skip()] * 7
         if s is None:
-            return (*outputs, seen)
+            return (*outputs, stop, seen)
         if seen.get("version") != s.version or (s.active and seen.get("elapsed") != int(s.elapsed)):
             outputs[0:2] = [sweep_progress_html(s), s.message]
         study_key = [s.run_id, s.sweep.index, s.sweep.finished, s.active]
@@ -231,7 +272,7 @@ class SweepTab:
         if seen.get("study") != study_key:
             outputs[2:7] = self.study_views(s.sweep.study, figures=seen.get("figures") != figures_key)
         seen.update(version=s.version, elapsed=int(s.elapsed), study=study_key, figures=figures_key)
-        return (*outputs, seen)
+        return (*outputs, stop, seen)
 
 
 def _shown(table):
