@@ -5,9 +5,10 @@ sent to the pad's server function `read_drawing` every 250 ms (one request in fl
 digit at pen-up, whose answer is timed (the pad's pen-up to answer, less the browser's PNG encoding
 and rendering, a few ms); then the visitor looks at it, clears and draws the next. Some visitors also
 press Start once, each through its own `gradio_client` session (so each is its own owner), a second
-apart, and follow their job through `status` once a second, as a page's poll would. `run_space_load`
-returns pen-up to answer p50/p95 while a run trained and while none did, errors, and whether every
-queued run trained, in the order it was accepted (first come, first served), and is listed in `runs`.
+apart and each after the one before has had its answer (so the server gets them in that order), and
+follow their job through `status` once a second, as a page's poll would. `run_space_load` returns
+pen-up to answer p50/p95 while a run trained and while none did, errors, and whether every queued run
+trained, in the order it was accepted (first come, first served), and is listed in `runs`.
 Used by `python -m benchmarks.load_test --space` and tests/test_load.py.
 """
 
@@ -122,18 +123,31 @@ def _draw(url: str, pad: int, n: int, frames: list, until: list[float], start: t
     return seen
 
 
-def _train(url: str, trainer: Trainer, training: Mapping[str, Any], at: float, deadline: list[float]) -> None:
-    """Press Start at monotonic time `at` through a session of its own, then follow the job once a second."""
+def _train(
+    url: str,
+    trainer: Trainer,
+    training: Mapping[str, Any],
+    at: float,
+    after: threading.Event | None,
+    pressed: threading.Event,
+    deadline: list[float],
+) -> None:
+    """Press Start at monotonic time `at`, once the visitor before has had its answer (`after`), so the server
+    accepts the presses in index order; then follow the job once a second."""
     from gradio_client import Client
 
-    client = Client(url, verbose=False)
-    time.sleep(max(0.0, at - time.monotonic()))
     try:
+        client = Client(url, verbose=False)
+        if after is not None:
+            after.wait()
+        time.sleep(max(0.0, at - time.monotonic()))
         trainer.answer = str(client.predict(**training, api_name="/train"))
         trainer.accepted = time.monotonic()
     except Exception as exc:  # noqa: BLE001 - a refusal is an error here: the line has room for every trainer
         trainer.errors.append(f"train: {type(exc).__name__}: {str(exc)[:200]}")
         return
+    finally:
+        pressed.set()
     while time.monotonic() < deadline[0]:
         try:
             status = client.predict(api_name="/status")
@@ -209,8 +223,13 @@ def run_space_load(
     began = time.monotonic()
     until[0], deadline[0] = began + seconds, began + seconds + train_timeout
     barrier.wait()
+    pressed = [threading.Event() for _ in queued]
     followers = [
-        threading.Thread(target=_train, args=(url, t, training, began + 1 + t.index * stagger, deadline))
+        threading.Thread(
+            target=_train,
+            args=(url, t, training, began + 1 + t.index * stagger, pressed[t.index - 1] if t.index else None),
+            kwargs=dict(pressed=pressed[t.index], deadline=deadline),
+        )
         for t in queued
     ]
     for thread in followers:
