@@ -84,6 +84,7 @@ def _open(browser, url: str, viewport: dict, scheme: str):
 
 def _show(page, tab: str) -> None:
     """Open `tab` and wait until its charts are drawn (Curves: with the four runs overlaid)."""
+    expect(page.get_by_role("tab", name="Draw")).to_be_visible(timeout=60_000)  # the tab bar is laid out
     button = page.get_by_role("tab", name=tab)
     if not button.is_visible():  # a phone's tab bar lists the last tabs in its overflow menu
         page.locator(".overflow-menu button").first.click()

@@ -250,8 +250,9 @@ def confusion_figure(confusion: Sequence[Sequence[int]], title: str = "Confusion
     (ten cells of ~28 px); the chart is square and as wide as its box."""
     z = [list(map(int, row)) for row in confusion]
     # Colour by log-ish scale so the few mistakes are visible next to ~1000 correct per digit.
-    shade = [[(c**0.35) for c in row] for row in z]
-    peak = max((max(row) for row in shade), default=1) or 1
+    # Empty cells are left out (None): the page shows through, light or dark, instead of a white grid.
+    shade = [[(c**0.35) if c else None for c in row] for row in z]
+    peak = max((max(v or 0 for v in row) for row in shade), default=1) or 1
     fig = go.Figure(
         go.Heatmap(
             z=shade,

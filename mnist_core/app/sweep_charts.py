@@ -44,6 +44,7 @@ def sweep_figures(study: optuna.Study) -> dict[str, object]:
 def _restyle(fig, title: str, height: int, subtitle: str | None = None):
     """Optuna's figure in the app's layout; its own template (a grey plot on white) is dropped."""
     fig.update_layout(charts.layout(title, subtitle, height=height))
+    fig.update_layout(paper_bgcolor=charts.CLEAR, plot_bgcolor=charts.CLEAR)  # parallel coordinates set white
     return fig
 
 
