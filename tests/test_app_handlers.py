@@ -68,7 +68,7 @@ def test_a_job_trains_saves_and_appears_in_the_runs(trained):
     info = registry.info(state.name)
     assert info.status == "done" and info.config.train_size == 2000
     table = registry.dataframe()
-    assert table.loc[0, "name"] == state.name and table.loc[0, "test_acc"] == pytest.approx(
+    assert table.loc[0, "name"] == state.name and table.loc[0, "test accuracy"] == pytest.approx(
         state.metrics["test_accuracy"], abs=1e-4
     )
 

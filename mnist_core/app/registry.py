@@ -128,6 +128,17 @@ class RunInfo:
 def _round(value: Any, digits: int = 4) -> float | None:
     return None if value is None else round(float(value), digits)
 
+# The table's headers as a person reads them (the page and the API's `runs`); the rows keep short keys.
+HEADERS = {
+    "test_acc": "test accuracy",
+    "val_acc": "val accuracy",
+    "test_loss": "test loss",
+    "train_seconds": "train time (s)",
+    "train_images": "train images",
+    "batch_size": "batch size",
+    "weight_decay": "weight decay",
+}
+
 
 @dataclass
 class Listing:
@@ -156,7 +167,7 @@ class Listing:
         if not only_mine:
             runs += [run for run in self.runs if run.name not in mine]
         rows = [{**run.row(), "yours": "yes" if run.name in mine else ""} for run in runs]
-        return pd.DataFrame(rows, columns=RUN_COLUMNS)
+        return pd.DataFrame(rows, columns=RUN_COLUMNS).rename(columns=HEADERS)
 
 
 def _file_key(path: Path) -> tuple[str, int, int] | None:
