@@ -128,6 +128,7 @@ class RunInfo:
 def _round(value: Any, digits: int = 4) -> float | None:
     return None if value is None else round(float(value), digits)
 
+
 # The table's headers as a person reads them (the page and the API's `runs`); the rows keep short keys.
 HEADERS = {
     "test_acc": "test accuracy",
