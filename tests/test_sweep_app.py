@@ -170,3 +170,16 @@ def test_a_tiny_sweep_runs_in_the_training_child(tmp_path, monkeypatch):
     assert read_checkpoint(trials[0])["sweep"]["study"] == "child"
     assert (tmp_path / "sweeps.db").exists()
     assert {run.name for run in RunRegistry().listing().runs if run.sweep} == {p.stem for p in trials}
+
+
+def test_the_pages_errors_name_its_fields_not_the_command_lines_flags(lab: Lab):
+    with pytest.raises(gr.Error) as refused:
+        lab.sweep.start_sweep(VARY, "model=foo", 2, "named")
+    assert refused.value.message.startswith("Fixed fields: model: 'foo'") and "--fix" not in refused.value.message
+
+
+def test_the_trials_table_has_headers_before_any_study(lab: Lab):
+    with gr.Blocks():
+        view = lab.sweep.build(gr.Dropdown(["default"]))
+    headers = ["trial", "state", "val accuracy", "test accuracy", "train time (s)", "checkpoint"]
+    assert list(view.table.value["headers"]) == headers  # not Gradio's "1 2 3"

@@ -17,6 +17,13 @@ from optuna.trial import TrialState
 from . import charts
 
 TABLE_COLUMNS = ("trial", "state", "val_acc", "test_acc", "seconds", "checkpoint")
+# The trials table's headers on the page (as the Runs table's): words, not the row keys.
+HEADERS = {"val_acc": "val accuracy", "test_acc": "test accuracy", "seconds": "train time (s)"}
+
+
+def empty_table() -> pd.DataFrame:
+    """The trials table before any study: its headers (an empty gr.Dataframe shows "1 2 3" instead)."""
+    return pd.DataFrame(columns=list(TABLE_COLUMNS)).rename(columns=HEADERS)
 
 
 def sweep_figures(study: optuna.Study) -> dict[str, object]:

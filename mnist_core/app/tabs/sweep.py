@@ -114,7 +114,13 @@ class SweepTab:
                 gr.Plot(label="Parameter importances", show_label=False, elem_id="sweep-importance"),
             ]
         plots.insert(1, gr.Plot(label="Parallel coordinates", show_label=False, elem_id="sweep-parallel"))
-        table = gr.Dataframe(interactive=False, wrap=False, label="Trials (newest first)", elem_id="sweep-trials-table")
+        table = gr.Dataframe(
+            sweep_charts.empty_table(),
+            interactive=False,
+            wrap=False,
+            label="Trials (newest first)",
+            elem_id="sweep-trials-table",
+        )
         note = gr.Markdown(elem_id="sweep-note")
         # preprocess=False: raw values go to start_sweep, whose messages name a bad field (Gradio's own
         # CheckboxGroup preprocessing fails on an API client's null with a bare TypeError).
@@ -165,7 +171,7 @@ class SweepTab:
             )
             state = self.ctx.jobs.start_sweep(spec, owner)
         except (ValueError, TypeError, SearchSpaceError, SweepError, JobError) as exc:
-            raise user_error(exc) from None
+            raise user_error(page_words(str(exc))) from None
         if state.status == "queued":
             return f"Queued sweep **{spec.study}**: {state.message}"
         return f"Started sweep **{spec.study}**: {state.message}"
@@ -279,7 +285,13 @@ def _shown(table):
     """The trials table for a visitor: run names, not server paths (as the Runs tab), and rounded accuracies."""
     if "checkpoint" in table:
         table["checkpoint"] = [Path(str(p)).stem if p else "" for p in table["checkpoint"]]
-    return table.round({"val_acc": 4, "test_acc": 4, "seconds": 1})
+    return table.round({"val_acc": 4, "test_acc": 4, "seconds": 1}).rename(columns=sweep_charts.HEADERS)
+
+
+def page_words(message: str) -> str:
+    """A sweep's error in the page's words: the library names the command line's flags (--fix), the page
+    its fields."""
+    return message.replace("--fix: ", "Fixed fields: ")
 
 
 def _trial_count(trials: Any) -> int:
