@@ -266,3 +266,10 @@ def test_a_typed_value_outside_its_range_reaches_the_form_which_names_the_range(
     answers = list(lab.train.form_changed(None, "cnn_fast", *values.values()))
     assert len(answers) == 1 and answers[0][0] == answers[0][2] == gr.skip()  # note and address stay
     assert f"**Not valid yet:** lr: 50.0 is outside the allowed range {allowed}" == answers[0][1]
+
+
+def test_no_fields_hint_only_repeats_its_label():
+    import dataclasses
+
+    for f in dataclasses.fields(TrainConfig):
+        assert f.metadata["help"].strip().lower() != f.name.replace("_", " "), f.name  # e.g. optimizer: "optimizer"
