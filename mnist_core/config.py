@@ -67,7 +67,7 @@ class TrainConfig:
     activation: str = _param("relu", "activation function", "model", choices=ACTIVATIONS)
     batch_norm: bool = _param(True, "BatchNorm after each hidden layer", "model")
     dropout: float = _param(0.0, "dropout probability before each hidden layer's output", "model", min=0.0, max=0.8)
-    optimizer: str = _param("adamw", "how each step updates the weights from the gradient", "optimizer", choices=OPTIMIZERS, basic=True)
+    optimizer: str = _param("adamw", "how each step updates the weights", "optimizer", choices=OPTIMIZERS, basic=True)
     lr: float = _param(
         0.04, "peak learning rate", "optimizer", min=1e-5, max=10.0, log=True, basic=True, search=(1e-4, 0.3)
     )
