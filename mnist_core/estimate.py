@@ -10,7 +10,6 @@ loading and the per-epoch validation come on top.
 
 from __future__ import annotations
 
-import functools
 import math
 import statistics
 import threading
@@ -32,6 +31,8 @@ PROBE_MAX_BATCH = 512  # larger batches are probed at this size: per-image cost 
 PROBE_MIN_SECONDS = 0.25  # time at least this long (after two warm-up steps)...
 PROBE_MIN_STEPS, PROBE_MAX_STEPS = 3, 50  # ...and at least / at most this many steps
 _probe_lock = threading.Lock()  # one probe at a time: two would slow each other down
+PROBE_CACHE_SIZE = 128
+_probed: dict[tuple, float] = {}  # speed_key -> images per second measured by probe_speed
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def estimate(cfg: TrainConfig | Mapping[str, Any], runs: Iterable[Any] = (), pro
 
     `runs`: earlier runs, each with `config` (TrainConfig), `history` and `device` (attributes, as
     the app's run registry lists them, or keys, as `read_checkpoint` returns them).
-    `probe=False` never trains (instant), falling back to similar runs or no time at all.
+    `probe=False` never trains (instant): an earlier probe of this network, else similar runs, else no time.
     Raises ValueError for an invalid config (the message names the field).
     """
     cfg = cfg if isinstance(cfg, TrainConfig) else TrainConfig.from_dict(dict(cfg))
@@ -127,6 +128,9 @@ def estimate(cfg: TrainConfig | Mapping[str, Any], runs: Iterable[Any] = (), pro
     elif probe:
         speed, source = probe_speed(key), "probe"
         basis = f"a probe of {cfg.model} at batch {min(cfg.batch_size, PROBE_MAX_BATCH)}"
+    elif (probed := _probed.get(key)) is not None:  # probed before (another form, a page): the same answer
+        speed, source = probed, "probe"
+        basis = f"a probe of {cfg.model} at batch {min(cfg.batch_size, PROBE_MAX_BATCH)}"
     else:
         similar = [
             (abs(math.log2(k[3] / cfg.batch_size)), s, k[3]) for k, s in measured if k[:3] + k[4:] == key[:3] + key[4:]
@@ -138,10 +142,13 @@ def estimate(cfg: TrainConfig | Mapping[str, Any], runs: Iterable[Any] = (), pro
     return Estimate(**shape, device=device, samples_per_sec=speed, seconds=seconds, source=source, basis=basis)
 
 
-@functools.lru_cache(maxsize=128)
 def probe_speed(key: tuple) -> float:
     """Training images per second of the network `key` (see speed_key) on random images: a few
-    timed steps after two warm-up steps, at most PROBE_MAX_BATCH images a step. Cached per key."""
+    timed steps after two warm-up steps, at most PROBE_MAX_BATCH images a step. Cached per key, and
+    the cache is read by estimates that may not probe (probe=False), so that a config has one estimate
+    whichever way it reached the page (a preset picked, a link opened while a run trains)."""
+    if (speed := _probed.get(key)) is not None:
+        return speed
     # Untuned, glibc's malloc made these steps 20-40% slower than the run's: the process that probes
     # sets it as the training process does (allocator.py; the app's server at warm-up).
     # With as many threads as a training process: the app's server reads drawings on one thread, and a
@@ -149,7 +156,16 @@ def probe_speed(key: tuple) -> float:
     # EPYC, default recipe, 3 interleaved rounds), so every estimate was about 1.5x too long.
     # The lock first: two probes would slow each other down, and each restores the count it found.
     with _probe_lock, threads(training_threads()):
-        return _time_steps(key)
+        speed = _time_steps(key)
+    if len(_probed) >= PROBE_CACHE_SIZE:
+        _probed.pop(next(iter(_probed)))  # the oldest
+    _probed[key] = speed
+    return speed
+
+
+def forget_probes() -> None:
+    """Empty the probes' cache (tests)."""
+    _probed.clear()
 
 
 def _time_steps(key: tuple) -> float:

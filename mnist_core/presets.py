@@ -16,7 +16,9 @@ from .config import TrainConfig
 
 @dataclass(frozen=True)
 class Preset:
-    """A recipe: `name` (URL and CLI key), `title` (menu label), one-line `description`, `values`."""
+    """A recipe: `name` (URL and CLI key), `title` (menu label), one-line `description`, `values`.
+
+    A description names no duration: the Train tab's estimate (estimate.py) is the one source of times."""
 
     name: str
     title: str
@@ -37,7 +39,7 @@ _PRESETS = (
     Preset(
         "cnn_fast",
         "Fast CNN (default)",
-        "The default small CNN: one epoch, AdamW with a one-cycle schedule; about 99.2% in seconds on a CPU.",
+        "The default small CNN: one epoch, AdamW with a one-cycle schedule; about 99.2% test accuracy.",
     ),
     Preset(
         "mlp_adam",
@@ -125,7 +127,7 @@ _PRESETS = (
     Preset(
         "cnn_large_best",
         "Best: large CNN, 20 epochs (bundled model)",
-        "The recipe of the bundled 99.71% model: cnn_large, dropout, rotation/shift/zoom; about 4 minutes on 2 CPU cores.",
+        "The recipe of the bundled 99.71% model: cnn_large, dropout, rotation/shift/zoom.",
         dict(
             model="cnn_large",
             hidden_sizes="256,128",

@@ -273,3 +273,12 @@ def test_no_fields_hint_only_repeats_its_label():
 
     for f in dataclasses.fields(TrainConfig):
         assert f.metadata["help"].strip().lower() != f.name.replace("_", " "), f.name  # e.g. optimizer: "optimizer"
+
+
+def test_a_link_gets_the_estimate_of_the_preset_picked_in_the_menu_even_while_a_run_trains(lab, monkeypatch):
+    """Opened from a link while a run trained, a preset said 'time unknown' where the menu had given a time:
+    an estimate that may not probe now reads the probe already made of that network."""
+    *_, probed = lab.train.apply_preset(None, "mlp_adam")  # the menu: the instant answer, then the probe
+    assert "a probe of mlp at batch 64" in probed[ESTIMATE_AT] and "about" in probed[ESTIMATE_AT]
+    monkeypatch.setattr(lab.ctx.jobs, "busy", lambda: True)  # a run trains: no new probe
+    assert lab.train.from_query({"preset": "mlp_adam"})[ESTIMATE_AT] == probed[ESTIMATE_AT]
