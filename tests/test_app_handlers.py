@@ -494,7 +494,10 @@ def test_evaluate_handler(lab, trained):
     name = jobs.snapshot().name
     summary, confusion, table, gallery = lab.evaluate.evaluate_model(name, progress=lambda *a, **k: None)
     assert name in summary and "test accuracy" in summary
-    assert len(confusion.data[0].z) == 10 and list(table["digit"]) == list(range(10))
+    assert len(confusion.data[0].z) == 10 and list(table.data["digit"]) == list(range(10))
+    shown = gr.Dataframe(interactive=False).postprocess(table)  # as the page gets it
+    rates = [row[1:4] for row in shown.metadata["display_value"]]
+    assert all(len(text) == 6 and text[1] == "." for row in rates for text in row), rates  # 0.9980, never 0.998
     assert 0 < len(gallery) <= MISCLASSIFIED_SHOWN and "true" in gallery[0][1]
     with pytest.raises(gr.Error, match="unknown model"):
         lab.evaluate.evaluate_model("../checkpoints/default", progress=lambda *a, **k: None)
