@@ -344,6 +344,17 @@ def test_sweep_figures_and_table_for_the_tab(ckpt_dir):
     # Parallel coordinates' tick labels stay short enough not to run into the next axis on a phone.
     ticks = [note.text for note in figures["parallel"].layout.annotations]
     assert ticks and max(map(len, ticks)) <= 5 and "1e-3" in ticks, ticks
+    # Every trial's line reads on a white page and on a dark one (Optuna's best were navy), the best orange.
+    lines = [t for t in figures["parallel"].data if t.mode == "lines" and t.y and t.y[0] is not None]
+    brightness = [_brightness(t.line.color) for t in lines]
+    assert len(lines) == 3 and all(90 < b < 200 for b in brightness), brightness
+    assert max(lines, key=lambda t: t.y[0]).line.color == "rgb(255, 127, 14)"
     table = trials_table(study)
     assert list(table["trial"]) == [2, 1, 0] and list(table["state"]) == ["complete"] * 3
     assert list(table["checkpoint"]) == ["figs-trial2.pt", "figs-trial1.pt", "figs-trial0.pt"]
+
+
+def _brightness(color: str) -> float:
+    """Perceived brightness (0-255) of an 'rgb(r, g, b)' colour."""
+    r, g, b = (float(v) for v in color[color.index("(") + 1 : color.index(")")].split(","))
+    return 0.299 * r + 0.587 * g + 0.114 * b

@@ -12,6 +12,7 @@ import math
 
 import optuna
 import pandas as pd
+import plotly.colors
 from optuna.trial import TrialState
 
 from . import charts
@@ -64,17 +65,27 @@ def _history(fig):
     return fig
 
 
+# Parallel coordinates' lines from the worst trial (steel blue) to the best (orange): both of middle brightness,
+# so every line reads on a white page and on a dark one (Optuna's Blues end in a navy that vanishes on dark).
+LINE_SCALE = [[0.0, "#8da0cb"], [0.5, "#b48ac0"], [1.0, "#ff7f0e"]]
+
+
 def _parallel(fig):
     """Optuna draws each parameter as a vertical axis whose tick labels are annotations left of it: on a
     phone, six axes are ~50 px apart, so labels are cut to two significant digits (0.000201 -> 2e-4)
-    and the colour bar, which repeats the first axis, gives its width back to the axes."""
-    fig = _restyle(fig, "Parallel coordinates", 400, "one line per trial, darker: higher val accuracy")
+    and the colour bar, which repeats the first axis, gives its width back to the axes. Each trial's line
+    is recoloured on LINE_SCALE by its val accuracy (its height on the first axis, the objective's, 0 to 1)."""
+    fig = _restyle(fig, "Parallel coordinates", 400, "one line per trial, orange: higher val accuracy")
     for note in fig.layout.annotations:
         note.text = _tick(note.text)
         note.font = dict(size=10)
     for trace in fig.data:
         if trace.marker is not None and trace.marker.showscale:
             trace.marker.showscale = False
+            trace.marker.colorscale = LINE_SCALE
+        elif trace.mode == "lines" and trace.y and trace.y[0] is not None:
+            trace.line.color = plotly.colors.sample_colorscale(LINE_SCALE, min(max(float(trace.y[0]), 0.0), 1.0))[0]
+            trace.opacity = 0.8
     fig.update_xaxes(tickfont=dict(size=11), automargin=True)  # long names turn on their own when crowded
     return fig
 
