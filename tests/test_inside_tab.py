@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 import pytest
 from PIL import Image
 
+from mnist_core.app import charts
 from mnist_core.app.jobs import Caps, JobManager
 from mnist_core.app.runners import TrainingProcess
 from mnist_core.app.tabs import inside
@@ -68,6 +69,13 @@ def test_with_the_map_ready_the_neighbours_and_the_map_show(lab, mnist, small, n
     assert names == [*map(str, range(10)), "misread", "this digit"]
     assert sum(len(t.x) for t in figure.data[:10]) == 500  # every test digit of the index, once
     assert "test #" in figure.data[0].text[0]
+    # The app's chart layout: transparent (it follows a dark page), nothing drawn in black (it vanished there).
+    assert (
+        figure.layout.title.text == "Map of the test set"
+        and figure.layout.template.layout.paper_bgcolor == charts.CLEAR
+    )
+    assert "500 test digits" in figure.layout.title.subtitle.text
+    assert not [t.name for t in figure.data if "black" in (t.marker.color, t.marker.line.color)]
     # "why not N?": the same digit, attribution for another target
     digit = int(re.search(r"Reads \*\*(\d)\*\*", info).group(1))
     other = (digit + 1) % 10

@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw
 from ...checkpoint_paths import CheckpointError
 from ...inside_pictures import LABEL_COLOURS, activations_picture, attribution_picture, filters_picture
 from ...preprocess import ImageError
+from .. import charts
 from ..context import AppContext, user_error
 from ..events import PREDICT, PRIVATE
 from ..images import png_file
@@ -42,11 +43,18 @@ def _target(choice: str | int | None) -> int | None:
     return None if choice in (None, "", PREDICTED) else int(choice)
 
 
+# The misread crosses and the current digit's ring: grey and pink of middle brightness, visible on the
+# coloured dots and on a white or a dark page (black vanished on the dark theme).
+MISREAD, RING = "#8c8c8c", "#ff1493"
+
+
 def map_figure(index, position: tuple[float, float] | None = None) -> go.Figure:
     """The test-set map (plotly WebGL scatter): a colour per label, misclassified digits as crosses,
-    the current digit as a large ring; hovering a dot names its index, label and the model's answer."""
-    fig = go.Figure()
+    the current digit as a large ring; hovering a dot names its index, label and the model's answer.
+    The app's chart layout (charts.layout): transparent, title at the top left, legend below."""
     xy, labels, preds = index.map_xy, index.test_labels, index.test_predictions
+    about = f"{len(labels):,} test digits by their last hidden layer ({index.method.upper()})"
+    fig = go.Figure(layout=charts.layout("Map of the test set", about, height=560))
     for d in range(10):
         rows = np.flatnonzero(labels == d)
         text = [f"test #{i}: label {d}, read as {preds[i]}" for i in rows]
@@ -70,7 +78,7 @@ def map_figure(index, position: tuple[float, float] | None = None) -> go.Figure:
             name="misread",
             hoverinfo="text",
             text=[f"test #{i}: label {labels[i]}, read as {preds[i]} (wrong)" for i in wrong],
-            marker=dict(size=7, color="black", symbol="x-thin", line=dict(width=1.5, color="black")),
+            marker=dict(size=7, color=MISREAD, symbol="x-thin", line=dict(width=1.5, color=MISREAD)),
         )
     )
     if position is not None:
@@ -81,18 +89,12 @@ def map_figure(index, position: tuple[float, float] | None = None) -> go.Figure:
                 mode="markers",
                 name="this digit",
                 hoverinfo="name",
-                marker=dict(size=22, color="rgba(0,0,0,0)", line=dict(width=4, color="black")),
+                marker=dict(size=22, color="rgba(0,0,0,0)", line=dict(width=4, color=RING)),
             )
         )
-    fig.update_layout(
-        height=520,
-        margin=dict(l=10, r=10, t=30, b=10),
-        template="plotly_white",
-        legend=dict(itemsizing="constant"),
-        title=dict(text=f"10,000 test digits, last hidden layer ({index.method.upper()})", font=dict(size=14)),
-    )
-    fig.update_xaxes(showticklabels=False, zeroline=False)
-    fig.update_yaxes(showticklabels=False, zeroline=False, scaleanchor="x")
+    fig.update_layout(legend=dict(itemsizing="constant"))
+    fig.update_xaxes(showticklabels=False, zeroline=False, showgrid=False)
+    fig.update_yaxes(showticklabels=False, zeroline=False, showgrid=False, scaleanchor="x")
     return fig
 
 
@@ -153,7 +155,7 @@ class InsideTab:
                 attr = gr.Image(label="Attribution over the 28x28 input (method named above)", elem_id="inside-attr")
                 filters = gr.Image(label="First-layer filters (red +, blue -)", elem_id="inside-filters")
             with gr.Column(scale=2):
-                digit_map = gr.Plot(label="Map of the test set", elem_id="inside-map")
+                digit_map = gr.Plot(label="Map of the test set", show_label=False, elem_id="inside-map")
                 near = gr.Gallery(label="8 nearest training digits", columns=8, height="auto", elem_id="inside-near")
                 layers = gr.Image(label="Each layer's activations, in order", elem_id="inside-layers")
         with gr.Accordion("Watch it learn: the latest run's answers on 50 fixed test digits", open=False):
