@@ -208,6 +208,41 @@ def test_random_test_digit_shows_its_true_label(page):
     expect(page.locator("#draw-result .marked img")).to_be_visible()
 
 
+def test_ctrl_z_undoes_the_last_stroke_unless_a_text_field_has_the_focus(page):
+    pen.mouse_stroke(page, pen.SEVEN, dx=-0.45)
+    pen.mouse_stroke(page, pen.ONE, dx=0.45)
+    pen.wait_for_number(page, "71")
+    page.locator("#model-picker input").focus()  # a text field's Ctrl+Z is its own
+    page.keyboard.press("Control+z")
+    page.wait_for_function("() => !window.drawPad.busy()", timeout=30_000)
+    expect(page.locator(pen.NUMBER)).to_have_text("71")
+    page.locator("#model-picker input").blur()
+    page.keyboard.press("Control+z")  # the page has the focus: the 1 goes
+    pen.wait_for_number(page, "7")
+    page.keyboard.press("Meta+z")  # Cmd+Z on a Mac: the 7 goes too
+    expect(page.locator(pen.NUMBER)).to_have_text("no digit")
+
+
+def test_the_answer_is_about_one_image_drawing_empties_the_upload_box_and_a_random_digit_both(page, tmp_path):
+    path = tmp_path / "seven.png"
+    seven = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(seven).line([(40, 40), (160, 40), (90, 170)], fill=0, width=18)
+    seven.save(path)
+    photo = page.locator("#upload img")
+    page.locator("#upload input[type=file]").set_input_files(str(path))
+    pen.wait_for_number(page, "7")
+    expect(photo).to_have_count(1)
+    pen.mouse_stroke(page, pen.ONE)
+    pen.wait_for_number(page, "1")
+    expect(photo).to_have_count(0)  # the photo went when the drawing started
+    page.locator("#upload input[type=file]").set_input_files(str(path))
+    pen.wait_for_number(page, "7")
+    expect(page.locator("#draw-pad .pad-box")).to_have_count(0)  # the upload wiped the drawing and its boxes
+    page.get_by_role("button", name="Random test digit").click()
+    expect(page.locator("#draw-result")).to_contain_text("true label", timeout=30_000)
+    expect(photo).to_have_count(0)
+
+
 def test_training_runs_in_the_background_draws_its_curves_and_stops(page, server):
     # The run holds at epoch 2's first step until stopped (see `server`), so nothing the test checks
     # while the run goes can race the run's end, on a CPU or a GPU. Set by a link (it opens the Train

@@ -42,6 +42,7 @@ PAD_HTML = """<div class="pad-wrap">
 DATA_URL_PREFIX = "data:image/png;base64,"
 MAX_DRAWING_CHARS = 4_000_000  # a canvas PNG is ~10 KB; anything near this is not a drawing
 MAX_DRAWING_SIDE = 4096
+WIPE_JS = "() => { window.drawPad?.wipe(); return null; }"  # canvas wiped, upload box emptied (its output)
 UPLOAD = dict(sources=["upload", "clipboard"], height=150, elem_id="upload")  # the "...or upload a photo" box
 
 __all__ = ["CSS", "NO_DIGIT", "DrawTab", "pad", "prediction_outputs", "result_html"]
@@ -113,12 +114,19 @@ class DrawTab:
             with gr.Column(scale=2, min_width=300):
                 result = gr.HTML(result_html(None), elem_id="draw-result")
         with gr.Row():
-            random = gr.Button("Random test digit", scale=0)
+            random = gr.Button("Random test digit", scale=0, elem_id="random-digit")
             # type="filepath" with preprocess=False: mnist_core reads the file and explains a
             # text file named .png or a decompression bomb, not Gradio's bare "Error".
             upload = gr.Image(label="...or upload a photo", type="filepath", image_mode=None, **UPLOAD)
+            # The pad clicks it when a drawing starts (draw_pad.js): the box empties in the browser.
+            reset = gr.Button("Empty the upload box", visible="hidden", elem_id="upload-reset")
         upload.upload(self.show_upload, [upload, model], result, preprocess=False, **PRIVATE, **PREDICT)
         random.click(self.random_test_digit, model, result, api_name="random_digit", **PREDICT)
+        # The answer shows one image at a time: a random digit empties the upload box and the canvas, an
+        # upload the canvas, a drawing the upload box (all in the browser, no round trip).
+        random.click(None, None, upload, js=WIPE_JS, queue=False, **PRIVATE)
+        upload.upload(None, js="() => { window.drawPad?.wipe(); }", queue=False, **PRIVATE)
+        reset.click(None, None, upload, js="() => null", queue=False, **PRIVATE)
         # API: `predict` (one digit: label, chart, 28x28 view, text) and `read_number` take plain files.
         api_image, api_outs = gr.File(visible=False), api_outputs()
         api = dict(inputs=[api_image, model], **PREDICT)

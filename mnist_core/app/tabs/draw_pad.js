@@ -112,9 +112,16 @@ function clear() {
   showAnswer(props.empty_html);
 }
 
+// A photo left in the upload box would sit beside an answer about the drawing: drawing empties the box
+// (through the hidden #upload-reset button, whose event sets the box to nothing).
+function emptyUpload() {
+  if (document.querySelector("#upload img")) document.querySelector("#upload-reset")?.click();
+}
+
 canvas.addEventListener("pointerdown", (e) => {
   e.preventDefault();
   canvas.setPointerCapture(e.pointerId);
+  if (!strokes.length) emptyUpload();
   current = [[e.offsetX, e.offsetY]];
   strokes.push(current);
   line(current, 0);
@@ -134,15 +141,36 @@ function penUp() {
 }
 canvas.addEventListener("pointerup", penUp);
 canvas.addEventListener("pointercancel", penUp);
-element.querySelector(".pad-clear").addEventListener("click", clear);
-element.querySelector(".pad-undo").addEventListener("click", () => {
+function undo() {
   strokes.pop();
   overlay.replaceChildren();
   paint();
   if (strokes.length) send(true);
   else clear();
+}
+
+// An upload or a random test digit answers about another image: the drawing goes, the answer stays.
+function wipe() {
+  strokes.length = 0;
+  current = null;
+  shown = ++seq;  // an answer on its way is about the old drawing
+  overlay.replaceChildren();
+  paint();
+}
+
+element.querySelector(".pad-clear").addEventListener("click", clear);
+element.querySelector(".pad-undo").addEventListener("click", undo);
+// Ctrl+Z (Cmd+Z on a Mac) undoes the last stroke while the Draw tab shows, unless a text field has the
+// focus (its own undo comes first).
+document.addEventListener("keydown", (e) => {
+  if (!(e.ctrlKey || e.metaKey) || e.shiftKey || e.altKey || e.key.toLowerCase() !== "z") return;
+  const target = e.target;
+  if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
+  if (!canvas.isConnected || !canvas.offsetParent || !strokes.length) return;  // another tab, or nothing drawn
+  e.preventDefault();
+  undo();
 });
 // The model picker re-reads the drawing with the new model; tests and benchmarks ask whether a request is out.
-window.drawPad = { send, clear, busy: () => inFlight > 0 };
+window.drawPad = { send, clear, wipe, busy: () => inFlight > 0 };
 fit();
 paint();
