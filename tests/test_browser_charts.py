@@ -180,3 +180,18 @@ def test_charts_fit_a_desktop_page(app, browser, tab):
         assert not problems, "\n".join(problems)
     finally:
         page.context.close()
+
+
+def test_the_confusion_matrix_fills_its_box_on_a_phone(app, browser):
+    """A fixed 480 px chart around a ~300 px square left empty bands above and below it on a phone."""
+    page = _open(browser, app.url, PHONE, "light")
+    try:
+        _show(page, "Evaluate")
+        box = page.locator("#confusion .js-plotly-plot").bounding_box()
+        cells = page.locator("#confusion .js-plotly-plot .nsewdrag").first.bounding_box()  # the square of cells
+        assert abs(cells["width"] - cells["height"]) < 2 and cells["width"] > 250, cells
+        assert cells["height"] / box["height"] > 0.68, (
+            f"a {cells['height']:.0f} px square in a {box['height']:.0f} px chart"
+        )
+    finally:
+        page.context.close()

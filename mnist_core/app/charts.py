@@ -243,11 +243,15 @@ def probability_figure(probabilities: Sequence[float] | None, true_label: int | 
     return fig
 
 
+CONFUSION_HEIGHT = 380  # a phone's ~270 px square + title + axis titles; a desktop's square is as high
+
+
 def confusion_figure(confusion: Sequence[Sequence[int]], title: str = "Confusion matrix (test set)") -> go.Figure:
     """Heatmap of counts, rows = true digit, columns = predicted digit, counts written in the cells.
 
     The counts are written at 10 px, so that a four-digit count stays inside its cell on a 390 px phone
-    (ten cells of ~28 px); the chart is square and as wide as its box."""
+    (ten cells of ~27 px); the square matrix is as wide as its box there, and the height (CONFUSION_HEIGHT)
+    is that square plus the title and axis titles, so no empty band sits above and below it on a phone."""
     z = [list(map(int, row)) for row in confusion]
     # Colour by log-ish scale so the few mistakes are visible next to ~1000 correct per digit.
     # Empty cells are left out (None): the page shows through, light or dark, instead of a white grid.
@@ -270,12 +274,13 @@ def confusion_figure(confusion: Sequence[Sequence[int]], title: str = "Confusion
             xgap=1,
             ygap=1,
         ),
-        layout=layout(title, height=480),
+        layout=layout(title, height=CONFUSION_HEIGHT),
     )
     fig.update_xaxes(title_text="predicted digit", type="category", side="bottom", constrain="domain", showgrid=False)
     fig.update_yaxes(
         title_text="true digit", type="category", autorange="reversed", scaleanchor="x", constrain="domain"
     )
+    fig.update_yaxes(constraintoward="top")  # what room is left goes below the matrix, not between it and the title
     fig.update_yaxes(showgrid=False)
     return fig
 
