@@ -1,16 +1,23 @@
 """Regenerate docs/screenshots/ from a clean page showing real runs (not part of the tests).
 
-Starts `python app.py` with an empty checkpoint folder, runs a 20-trial sweep of the CNN on 10,000
-images and trains through the API a full-data 2-epoch MLP and the default CNN, then opens every tab
-in Debian's chromium and saves a screenshot of each:
+Starts `python app.py` with an empty checkpoint folder, runs a 12-trial sweep of the CNN on 5,000 images
+and trains through the API a full-data 2-epoch MLP and the default CNN, then opens every tab in Debian's
+chromium on a desktop page (1280x900) and a phone's (390x844), each light and dark, and saves each:
 
-    python docs/make_screenshots.py            # about 6 minutes on 2 CPU cores
+    docs/screenshots/<tab>.png  <tab>-dark.png  <tab>-phone.png  <tab>-phone-dark.png
+
+    python docs/make_screenshots.py            # about 4 minutes on 2 CPU cores
+    python docs/make_screenshots.py draw runs  # only these tabs (the sweep and runs are made all the same)
+
+A toast left on the page (an error or a notice) is reported and hidden before the shot: look at the
+reported ones. (queue.png and queue-phone.png come from tests/test_browser_queue.py.)
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,13 +33,21 @@ from tests.support.strokes import ONE, SEVEN, mouse_stroke, wait_until_drawable 
 
 OUT = REPO / "docs" / "screenshots"
 RUNS = ({"model": "mlp", "hidden_sizes": "256,128", "epochs": 2}, {})  # the MLP, then the defaults
-SWEEP = {"vary": list(DEFAULT_VARY), "fixed": "model=cnn,train_size=10000", "trials": 20, "study": "cnn10k"}
+SWEEP = {"vary": list(DEFAULT_VARY), "fixed": "model=cnn,train_size=5000", "trials": 12, "study": "cnn5k"}
+PAGES = {  # suffix: viewport
+    "": {"width": 1280, "height": 900},
+    "-phone": {"width": 390, "height": 844},
+}
+SCHEMES = {"": "light", "-dark": "dark"}
+WAIT = 120_000
+# Stops the charts' and the progress bars' transitions, so a shot never catches them half-way.
+STILL_CSS = "*, *::before, *::after { transition: none !important; animation: none !important; }"
 
 
 def train(client: Client, values: dict) -> str:
     """Start a run through the `train` API and wait for it to finish; its name."""
     client.predict(**values, api_name="/train")
-    while (status := client.predict(api_name="/status"))["status"] in ("starting", "running", "stopping"):
+    while (status := client.predict(api_name="/status"))["status"] in ("queued", "starting", "running", "stopping"):
         time.sleep(1)
     assert status["status"] == "done", status
     return status["run"]
@@ -41,64 +56,135 @@ def train(client: Client, values: dict) -> str:
 def sweep(client: Client) -> None:
     """Run SWEEP through the `sweep` API and wait for it to finish."""
     client.predict(**SWEEP, api_name="/sweep")
-    while (status := client.predict(api_name="/sweep_status"))["status"] in ("starting", "running", "stopping"):
+    while (status := client.predict(api_name="/sweep_status"))["status"] in (
+        "queued",
+        "starting",
+        "running",
+        "stopping",
+    ):
         time.sleep(1)
     assert status["status"] == "done", status
 
 
+def open_tab(page, name: str) -> None:
+    """Click the tab `name`; a phone's tab bar lists the last tabs in its overflow menu."""
+    expect(page.get_by_role("tab", name="Draw")).to_be_visible(timeout=WAIT)
+    button = page.get_by_role("tab", name=name)
+    if not button.is_visible():
+        page.locator(".overflow-menu button").first.click()
+        button = page.locator(".overflow-dropdown button", has_text=name)
+    button.click()
+
+
+def plots_drawn(page, *ids: str) -> None:
+    for elem_id in ids:
+        expect(page.locator(f"#{elem_id} .js-plotly-plot .main-svg").first).to_be_visible(timeout=WAIT)
+
+
+def show_draw(page, names: list[str]) -> None:
+    wait_until_drawable(page)
+    mouse_stroke(page, SEVEN, dx=-0.45)
+    mouse_stroke(page, ONE, dx=0.45)
+    expect(page.locator("#draw-result .number")).to_have_text("71", timeout=WAIT)
+    page.wait_for_function("() => !window.drawPad.busy()", timeout=WAIT)
+
+
+def show_inside(page, names: list[str]) -> None:
+    open_tab(page, "Inside")
+    ask_until_the_map_shows(page)  # the test-set map is built in the background the first time
+    expect(page.locator("#inside-near img").first).to_be_visible(timeout=WAIT)
+
+
+def show_train(page, names: list[str]) -> None:
+    open_tab(page, "Train")
+    expect(page.locator("#estimate")).to_contain_text("steps", timeout=WAIT)
+
+
+def show_sweep(page, names: list[str]) -> None:
+    open_tab(page, "Sweep")
+    plots_drawn(page, "sweep-history", "sweep-parallel", "sweep-importance")
+    expect(page.locator("#sweep-trials-table")).to_contain_text("complete", timeout=WAIT)
+
+
+def show_curves(page, names: list[str]) -> None:
+    open_tab(page, "Curves")
+    overlay = page.get_by_label("Compare with past runs")
+    for name in names:
+        overlay.click()
+        page.get_by_role("option", name=name, exact=True).click()
+    page.keyboard.press("Escape")
+    legend = "(n) => document.querySelectorAll('#epoch-loss-plot .legend .traces').length >= n"
+    page.wait_for_function(legend, arg=len(names), timeout=WAIT)  # each run overlaid (the latest is also live)
+    plots_drawn(page, "step-plot", "epoch-loss-plot", "epoch-accuracy-plot")
+
+
+def show_evaluate(page, names: list[str]) -> None:
+    open_tab(page, "Evaluate")
+    plots_drawn(page, "confusion")
+    expect(page.get_by_text("misclassified").first).to_be_visible(timeout=WAIT)
+
+
+def show_data(page, names: list[str]) -> None:
+    open_tab(page, "Data")
+    expect(page.get_by_text("#0: label 5")).to_be_visible(timeout=WAIT)
+
+
+def show_runs(page, names: list[str]) -> None:
+    open_tab(page, "Runs")
+    expect(page.locator("#runs-table")).to_contain_text(names[-1], timeout=WAIT)
+
+
+TABS: dict[str, Callable] = {
+    "draw": show_draw,
+    "inside": show_inside,
+    "train": show_train,
+    "sweep": show_sweep,
+    "curves": show_curves,
+    "evaluate": show_evaluate,
+    "data": show_data,
+    "runs": show_runs,
+}
+
+
 def shoot(page, name: str) -> None:
-    time.sleep(1.5)  # let charts finish their transitions
+    """Save the whole page as docs/screenshots/<name>.png, once its fonts are in and no toast is left."""
+    page.evaluate("document.fonts.ready")
+    for toast in page.locator(".toast-wrap").all():
+        if toast.is_visible():
+            print(f"  {name}: a toast was on the page: {toast.inner_text()!r} (hidden for the shot)")
+    page.add_style_tag(content=".toast-wrap { display: none !important; }")
+    page.wait_for_timeout(300)  # one more layout and paint after the last answer
     page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
-    print("wrote", OUT / f"{name}.png")
+    print("wrote", OUT / f"{name}.png", flush=True)
 
 
-def main() -> None:
+def main(tabs: list[str]) -> None:
+    unknown = set(tabs) - set(TABS)
+    if unknown:
+        raise SystemExit(f"unknown tab(s) {', '.join(sorted(unknown))}; choose from {', '.join(TABS)}")
+    OUT.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
     with AppServer() as server, sync_playwright() as p:
         client = Client(server.url, verbose=False)
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        # The sweep first (the Sweep tab shows the server's latest job while it is a sweep), so that the
-        # Runs table then lists the two runs on top of the sweep's trials.
+        # The sweep first, so that the Runs table lists the two runs on top of the sweep's trials.
         sweep(client)
-        page.goto(server.url)
-        page.get_by_role("tab", name="Sweep").click()
-        expect(page.locator("#sweep-importance .js-plotly-plot")).to_be_visible(timeout=60_000)
-        shoot(page, "sweep")
-        names = [train(client, values) for values in RUNS]
-        page.goto(server.url)
-        wait_until_drawable(page)
-        mouse_stroke(page, SEVEN, dx=-0.45)
-        mouse_stroke(page, ONE, dx=0.45)
-        expect(page.locator("#draw-result .number")).to_have_text("71", timeout=60_000)
-        shoot(page, "draw")
-
-        page.get_by_role("tab", name="Inside").click()
-        ask_until_the_map_shows(page)  # the test-set map is built in the background the first time
-        expect(page.locator("#inside-near img").first).to_be_visible(timeout=300_000)
-        shoot(page, "inside")
-
-        page.get_by_role("tab", name="Curves").click()
-        overlay = page.get_by_label("Compare with past runs")
-        for name in names:
-            overlay.click()
-            page.get_by_role("option", name=name).click()
-        page.keyboard.press("Escape")
-        expect(page.locator("#step-plot .js-plotly-plot")).to_be_visible(timeout=60_000)
-        shoot(page, "curves")
-
-        page.get_by_role("tab", name="Evaluate").click()
-        expect(page.locator("#confusion .js-plotly-plot")).to_be_visible(timeout=120_000)
-        shoot(page, "evaluate")
-
-        page.get_by_role("tab", name="Data").click()
-        expect(page.get_by_text("#0: label 5")).to_be_visible(timeout=60_000)
-        shoot(page, "data")
-
-        page.get_by_role("tab", name="Runs").click()
-        expect(page.locator("#runs-table")).to_contain_text(names[-1], timeout=60_000)
-        shoot(page, "runs")
+        names = ["default (bundled)", *(train(client, values) for values in RUNS)]
+        print(f"sweep and runs ready after {time.perf_counter() - started:.0f} s", flush=True)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        for size, viewport in PAGES.items():
+            for theme, scheme in SCHEMES.items():
+                context = browser.new_context(viewport=viewport, color_scheme=scheme)
+                page = context.new_page()
+                page.goto(server.url)
+                page.add_style_tag(content=STILL_CSS)
+                for tab in tabs or TABS:
+                    TABS[tab](page, names)
+                    shoot(page, f"{tab}{size}{theme}")
+                    page.evaluate("window.scrollTo(0, 0)")
+                context.close()
         browser.close()
+    print(f"done in {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
