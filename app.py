@@ -55,6 +55,7 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
         # Who this browser is (its runs, its job): kept by the browser, made at its first page load (below),
         # and handed to the events through a per-session State, which an API client cannot set.
         stored_visitor, visitor = visitor_state(), session_visitor()
+        memory = runs.model_memory()  # the model this browser chose, restored at its page load (below)
 
         # Each tab builds its own components and events (mnist_core/app/tabs) and returns them by name.
         with gr.Tabs() as tabs:
@@ -73,7 +74,7 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
             with gr.Tab("Data", id="data") as tab:
                 data_tab.build(tab)
             with gr.Tab("Runs", id="runs") as tab:
-                runs_ui = runs_tab.build(model, tab, visitor)
+                runs_ui = runs_tab.build(model, tab, visitor, memory)
 
         # What crosses tabs: a run loaded into Train, the page's tick, Start's first point, the page's URL.
         form, fill = train_ui.form, [*train_ui.form.fill_outputs, tabs]

@@ -11,7 +11,7 @@ from ..context import AppContext
 from ..events import PRIVATE
 from ..ownership import is_protected
 from ..registry import DEFAULT_NAME, RUN_COLUMNS, Listing
-from ..visitors import visitor_id
+from ..visitors import SECRET, visitor_id
 
 MODEL_KEY = "mnist-lab-model"  # the browser's localStorage key of the model it chose
 SHOW = ["all", "mine"]
@@ -20,6 +20,13 @@ MODEL_INFO = (
     "the bundled default or any run trained here (used by Draw and Evaluate); new runs appear by themselves; "
     "your browser remembers your choice"
 )
+
+
+def model_memory() -> gr.BrowserState:
+    """The model this browser chose, in its localStorage. Made outside the tabs: a component inside a tab
+    not yet opened is not mounted, and its stored value would not reach the page load that restores it.
+    A fixed secret, so the choice survives a server restart (as visitors.SECRET)."""
+    return gr.BrowserState("", storage_key=MODEL_KEY, secret=SECRET)
 
 
 @dataclass(frozen=True)
@@ -34,7 +41,7 @@ class RunsView:
     download: gr.DownloadButton
     delete: gr.Button
     action_note: gr.Markdown  # beside Download/Delete: what they did or why not
-    memory: gr.BrowserState  # the model this browser chose, restored by the page load (app.py)
+    memory: gr.BrowserState  # the model this browser chose (model_memory), restored by the page load (app.py)
 
 
 class RunsTab:
@@ -43,11 +50,12 @@ class RunsTab:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
 
-    def build(self, model: gr.Dropdown, tab: gr.Tab, visitor: gr.State) -> RunsView:
+    def build(self, model: gr.Dropdown, tab: gr.Tab, visitor: gr.State, memory: gr.BrowserState) -> RunsView:
         """The tab's components and events, inside app.py's `with gr.Tab("Runs") as tab`: the table is
         listed when the tab opens, on Refresh (API `runs`) or a change of filter; a click on a row sets
-        `model`, the page's picker, which this browser then remembers (`memory`). `visitor` is the page's
-        per-session visitor id (visitors.session_visitor: never an API parameter, so no client names another)."""
+        `model`, the page's picker, which this browser then remembers (`memory`, made by `model_memory`
+        outside the tabs). `visitor` is the page's per-session visitor id (visitors.session_visitor: never
+        an API parameter, so no client names another)."""
         gr.Markdown(
             "Every trained model on this server, yours first (marked *yes* under **yours**). "
             "Click a row to make it the active model; you can download or delete the runs you started."
@@ -68,7 +76,6 @@ class RunsTab:
             download = gr.DownloadButton(DOWNLOAD_LABEL, interactive=False, elem_id="runs-download")
             delete = gr.Button("Delete the active run", variant="stop", elem_id="runs-delete")
         action_note = gr.Markdown(elem_id="runs-action-note")
-        memory = gr.BrowserState("", storage_key=MODEL_KEY)
 
         listed = dict(inputs=[show, visitor], outputs=[table, note])
         refresh.click(self.runs_table, **listed, api_name="runs")
@@ -77,7 +84,8 @@ class RunsTab:
         table.select(self.choose_run, None, [model, note], **PRIVATE)
         delete.click(self.delete_active, [model, show, visitor], [model, table, action_note], **PRIVATE)
         model.change(self.download_for, [model, visitor], download, show_progress="hidden", **PRIVATE)
-        model.change(lambda name: name, model, memory, show_progress="hidden", **PRIVATE)  # remembered by the browser
+        # Remembered by the browser itself, at once: a reload right after a click must find it stored.
+        model.change(None, model, memory, js="(name) => name", **PRIVATE)
         # The API's delete: a run named by the client, answered with a sentence (not part of the page).
         name_api, delete_api = gr.Textbox(visible=False, label="run name"), gr.Button(visible=False)
         answer_api = gr.Textbox(visible=False, label="delete_run")
