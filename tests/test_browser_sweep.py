@@ -40,13 +40,17 @@ def test_a_tiny_sweep_from_the_page_draws_its_charts_and_makes_the_best_active(s
         expect(table).to_contain_text("complete", timeout=30_000)
         expect(page.locator("#sweep-status")).to_contain_text("Sweep browser finished")
         page.locator("#sweep-best").click()
-        expect(page.locator("#model-picker input")).to_have_value(re.compile(r"^browser-trial\d+$"), timeout=30_000)
-        expect(page.locator("#sweep-note")).to_contain_text("Active model")
+        picker = page.locator("#model-picker input")
+        expect(picker).to_have_value(re.compile(r"^browser-trial\d+$"), timeout=30_000)
+        expect(page.locator("#sweep-best-note")).to_contain_text("Active model")  # beside the button (issue 20)
+        best = picker.input_value()
         artifacts = REPO / "artifacts"
         artifacts.mkdir(exist_ok=True)
         page.screenshot(path=str(artifacts / "sweep.png"), full_page=True)  # docs/: make_screenshots.py
         page.get_by_role("tab", name="Runs").click()
         expect(page.locator("#runs-table")).to_contain_text("browser #", timeout=30_000)
+        page.reload()  # the chosen model is remembered by the browser (issue 20)
+        expect(page.locator("#model-picker input")).to_have_value(best, timeout=30_000)
     finally:
         context.close()
     assert not app.tracebacks(), app.output()
