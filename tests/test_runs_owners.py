@@ -165,6 +165,23 @@ def test_retention_spares_the_bundled_model_protected_runs_models_in_use_and_the
     assert sorted(p.stem for p in folder.glob("*.pt")) == ["in-use", "newest", "protected"]
 
 
+def test_a_run_spared_while_shown_goes_once_no_page_shows_it(keep_two, monkeypatch):
+    from mnist_core.app import registry as registry_module
+
+    clock = [1000.0]
+    monkeypatch.setattr(registry_module.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(keep_two.ctx.jobs, "protected_runs", lambda: {"queued"})
+    lab, folder = keep_two, keep_two.folder
+    for i, name in enumerate(["shown", "queued", "newest"]):
+        fake_run(folder, name, BOB, age=300 - 100 * i)
+    lab.curves.poll({}, [], "shown", ANN, "all")  # all three spared: one over the limit
+    clock[0] += 5  # the page still shows it
+    lab.curves.poll({}, [], "shown", ANN, "all")
+    assert lab.ctx.registry.names() == [DEFAULT_NAME, "newest", "queued", "shown"]
+    clock[0] += registry_module.IN_USE_SECONDS  # the page was closed: no poll has reported it since
+    assert lab.ctx.registry.names() == [DEFAULT_NAME, "newest", "queued"]  # no new run needed to notice
+
+
 def test_unlimited_keeps_everything(lab):
     for i in range(4):
         fake_run(lab.folder, f"run{i}", BOB, age=10 * i)

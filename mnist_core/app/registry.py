@@ -197,6 +197,7 @@ class RunRegistry:
         self.keep_runs: int | None = None  # retention: set by `retain`
         self._protected: Callable[[], set[str]] = set
         self._pruned_for: tuple[str, ...] | None = None  # the checkpoints the last retention pass saw
+        self._prune_again_at = float("inf")  # when a pass that had to spare runs over the limit is retried
         self._meta: dict[tuple[str, int, int], RunInfo | str] = {}
         self._predictors: OrderedDict[tuple[str, int, int], Any] = OrderedDict()
         self._evaluations: OrderedDict[tuple[str, int, int], Any] = OrderedDict()
@@ -252,14 +253,21 @@ class RunRegistry:
         return self._prune(self._candidates([]))
 
     def _prune_if_new(self, candidates: list[tuple[str, Path]]) -> set[str]:
-        """`_prune` when the checkpoints differ from those of the last pass (a run ended, or one was
-        deleted): a listing each second per page costs one comparison, not a pass."""
+        """`_prune` when the checkpoints differ from those of the last pass (a run appeared, or one was
+        deleted), or when that pass left runs over the limit that pages were showing and IN_USE_SECONDS
+        have passed (they may be closed now): a listing each second per page costs one comparison."""
         names = tuple(name for name, _ in candidates)
+        now = time.monotonic()
         with self._lock:
-            if names == self._pruned_for:
+            if names == self._pruned_for and now < self._prune_again_at:
                 return set()
-            self._pruned_for = names
-        return set(self._prune(candidates))
+            self._pruned_for, self._prune_again_at = names, float("inf")
+        removed = self._prune(candidates)
+        left = sum(1 for name, path in candidates if path != self._bundled and name not in removed)
+        if self.keep_runs is not None and left > self.keep_runs:
+            with self._lock:
+                self._prune_again_at = now + IN_USE_SECONDS
+        return set(removed)
 
     def _prune(self, candidates: list[tuple[str, Path]]) -> list[str]:
         keep = self.keep_runs
