@@ -103,8 +103,9 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
         )
         model.change(None, js="() => { window.drawPad?.send(true); }")  # re-read the drawing
         demo.load(curves_tab.curve_figures, curves_ui.overlay, curves_ui.plots, **PRIVATE)
-        demo.load(claim_visitor, stored_visitor, [stored_visitor, visitor], show_progress="hidden", **PRIVATE)
-        demo.load(runs_tab.restore_model, runs_ui.memory, model, show_progress="hidden", **PRIVATE)  # its last choice
+        claimed = demo.load(claim_visitor, stored_visitor, [stored_visitor, visitor], show_progress="hidden", **PRIVATE)
+        # Then the model this browser chose last: its Download button asks whose it is, so the visitor comes first.
+        claimed.then(runs_tab.restore_model, runs_ui.memory, model, show_progress="hidden", **PRIVATE)
         demo.load(train_tab.from_url, form.token, fill, js=TOKEN_JS, show_progress="hidden", **PRIVATE)
     return demo
 

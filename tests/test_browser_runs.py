@@ -91,6 +91,8 @@ def test_runs_are_marked_as_yours_and_the_chosen_model_survives_a_reload(server,
     ann.wait_for_function("() => localStorage.getItem('mnist-lab-model') !== null", timeout=WAIT)  # stored
     ann.reload()
     expect(ann.locator("#model-picker input")).to_have_value(name, timeout=WAIT)  # remembered by her browser
+    open_runs(ann)
+    expect(ann.locator("#runs-download button, button#runs-download")).to_be_enabled(timeout=WAIT)  # and still hers
     second_tab = ann.context.new_page()
     second_tab.goto(server.url)
     expect(second_tab.locator("#model-picker input")).to_have_value(name, timeout=WAIT)
