@@ -81,6 +81,21 @@ def test_only_the_owner_downloads(lab):
         assert theirs.interactive is False and theirs.constructor_args["value"] is None
 
 
+def test_a_checkpoint_outside_what_gradio_serves_is_offered_as_a_copy(tmp_path, monkeypatch):
+    from mnist_core.app.tabs import runs
+
+    folder, served = tmp_path / "data", tmp_path / "tmp"
+    folder.mkdir(), served.mkdir()
+    path = folder / "run.pt"
+    path.write_bytes(b"weights")
+    monkeypatch.setattr(runs.tempfile, "gettempdir", lambda: str(served))
+    monkeypatch.chdir(served)
+    copy = runs.servable(path)
+    assert copy.parent.parent == served and copy.name == "run.pt" and copy.read_bytes() == b"weights"
+    monkeypatch.chdir(folder)  # under the working folder: served as it is
+    assert runs.servable(path) == path
+
+
 def test_only_the_owner_deletes_and_the_run_goes_whole(lab):
     path = fake_run(lab.folder, "ann-run", ANN)
     side = Path(f"{path}.inside.npz")

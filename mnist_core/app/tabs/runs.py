@@ -3,10 +3,14 @@ model, and a visitor may download or delete the runs they started (never another
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 
+from ...atomic import atomic_write
 from ..context import AppContext
 from ..events import PRIVATE
 from ..ownership import is_protected
@@ -20,6 +24,19 @@ MODEL_INFO = (
     "the bundled default or any run trained here (used by Draw and Evaluate); new runs appear by themselves; "
     "your browser remembers your choice"
 )
+
+
+def servable(path: Path) -> Path:
+    """`path`, or a copy Gradio may serve: it serves files under the working folder or the temporary one
+    only, and a checkpoint folder elsewhere (MNIST_CHECKPOINT_DIR=/data on a Space) would fail each Download."""
+    resolved = path.resolve()
+    if any(resolved.is_relative_to(Path(root).resolve()) for root in (os.getcwd(), tempfile.gettempdir())):
+        return path
+    folder = Path(tempfile.gettempdir()) / "mnist-lab-downloads"
+    folder.mkdir(exist_ok=True)
+    copy = folder / path.name
+    atomic_write(copy, lambda fh: fh.write(path.read_bytes()), durable=False)
+    return copy
 
 
 def model_memory() -> gr.BrowserState:
@@ -132,7 +149,7 @@ class RunsTab:
         run = listing.get(str(name)) if name else None
         if run is None or name not in self.ctx.registry.owned(owner, listing):
             return gr.DownloadButton(DOWNLOAD_LABEL, value=None, interactive=False)
-        return gr.DownloadButton(f"Download {run.name}.pt", value=str(run.path), interactive=True)
+        return gr.DownloadButton(f"Download {run.name}.pt", value=str(servable(run.path)), interactive=True)
 
     def delete_run(self, name: str | None, visitor: str | None = None, request: gr.Request = None) -> str:
         """Delete run `name` if the caller started it (API `delete_run`); else say why not."""
