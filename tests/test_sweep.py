@@ -349,6 +349,9 @@ def test_sweep_figures_and_table_for_the_tab(ckpt_dir):
     brightness = [_brightness(t.line.color) for t in lines]
     assert len(lines) == 3 and all(90 < b < 200 for b in brightness), brightness
     assert max(lines, key=lambda t: t.y[0]).line.color == "rgb(255, 127, 14)"
+    assert figures["parallel"].layout.margin.l >= 30  # room for the first axis's tick labels, left of it
+    bars = figures["importance"]  # the longest bar's value, written after it, stays inside the axis
+    assert bars.layout.xaxis.range[1] >= 1.15 * max(bars.data[0].x)
     table = trials_table(study)
     assert list(table["trial"]) == [2, 1, 0] and list(table["state"]) == ["complete"] * 3
     assert list(table["checkpoint"]) == ["figs-trial2.pt", "figs-trial1.pt", "figs-trial0.pt"]

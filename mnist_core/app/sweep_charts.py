@@ -87,6 +87,8 @@ def _parallel(fig):
             trace.line.color = plotly.colors.sample_colorscale(LINE_SCALE, min(max(float(trace.y[0]), 0.0), 1.0))[0]
             trace.opacity = 0.8
     fig.update_xaxes(tickfont=dict(size=11), automargin=True)  # long names turn on their own when crowded
+    # The first axis's tick labels are annotations left of it, which automargin does not count: room for "0.96".
+    fig.update_layout(margin=dict(l=34))
     return fig
 
 
@@ -95,6 +97,9 @@ def _importance(fig):
     fig.update_xaxes(title_text="importance (fANOVA)", nticks=5)
     fig.update_yaxes(title_text=None, automargin=True)
     fig.update_traces(showlegend=False, texttemplate="%{x:.2f}", marker_color=charts.COLORS[0])
+    # Room right of the longest bar for its value (on a phone "0.85" was cut at the chart's edge).
+    longest = max((max(t.x, default=0) for t in fig.data if t.x is not None), default=0)
+    fig.update_xaxes(range=[0, max(longest, 0.01) * 1.2])
     return fig
 
 
