@@ -183,3 +183,11 @@ def test_the_trials_table_has_headers_before_any_study(lab: Lab):
         view = lab.sweep.build(gr.Dropdown(["default"]))
     headers = ["trial", "state", "val accuracy", "test accuracy", "train time (s)", "checkpoint"]
     assert list(view.table.value["headers"]) == headers  # not Gradio's "1 2 3"
+
+
+def test_the_trials_table_shows_accuracies_with_four_decimals_each():
+    from mnist_core.app.tabs.sweep import _shown
+
+    table = pd.DataFrame({"trial": [1, 0], "val_acc": [0.961, 0.95881], "test_acc": [None, 0.9], "seconds": [1.0, 2.0]})
+    shown = _shown(table)
+    assert list(shown["val accuracy"]) == ["0.9610", "0.9588"] and list(shown["test accuracy"]) == ["", "0.9000"]
