@@ -54,7 +54,7 @@ def map_figure(index, position: tuple[float, float] | None = None) -> go.Figure:
     The app's chart layout (charts.layout): transparent, title at the top left, legend below."""
     xy, labels, preds = index.map_xy, index.test_labels, index.test_predictions
     about = f"{len(labels):,} test digits by their last hidden layer ({index.method.upper()})"
-    fig = go.Figure(layout=charts.layout("Map of the test set", about, height=560))
+    fig = go.Figure(layout=charts.layout("Map of the test set", about, height=480))  # a phone: no empty bands
     for d in range(10):
         rows = np.flatnonzero(labels == d)
         text = [f"test #{i}: label {d}, read as {preds[i]}" for i in rows]
