@@ -229,3 +229,20 @@ def test_an_api_client_cannot_delete_another_visitors_run(server):
     assert ann.predict(name, api_name="/delete_run") == f"Deleted **{name}**."
     assert not (server.checkpoints / f"{name}.pt").exists()
     assert not server.tracebacks()
+
+
+def test_a_run_removed_while_it_is_being_listed_is_simply_not_listed(lab, monkeypatch):
+    """A listing that stat()ed a checkpoint just before its removal reads nothing: no run, and no problem."""
+    from mnist_core import checkpoint
+
+    path = fake_run(lab.folder, "going", ANN)
+    real = checkpoint.read_checkpoint
+
+    def removed_first(p):
+        if Path(p) == path:
+            lab.ctx.registry.remove("going")  # a delete on another request, between the stat and the read
+        return real(p)
+
+    monkeypatch.setattr(checkpoint, "read_checkpoint", removed_first)
+    listing = lab.ctx.registry.listing()
+    assert listing.names == [DEFAULT_NAME] and listing.problems == []

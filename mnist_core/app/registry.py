@@ -375,10 +375,10 @@ class RunRegistry:
                 stopped=bool(payload.get("stopped", False)),
                 sweep=dict(payload.get("sweep") or {}),
             )
-        except CheckpointError as exc:
-            info = str(exc)
         except Exception as exc:  # noqa: BLE001 - e.g. a file being replaced; report, never crash the listing
-            info = f"{path.name}: unreadable ({type(exc).__name__})"
+            if not path.exists():
+                return None  # deleted (or removed by retention) between the stat and the read: not a problem
+            info = str(exc) if isinstance(exc, CheckpointError) else f"{path.name}: unreadable ({type(exc).__name__})"
         with self._lock:
             self._meta = {k: v for k, v in self._meta.items() if k[0] != key[0]}
             self._meta[key] = info
