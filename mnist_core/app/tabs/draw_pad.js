@@ -170,7 +170,9 @@ document.addEventListener("keydown", (e) => {
   e.preventDefault();
   undo();
 });
-// The model picker re-reads the drawing with the new model; tests and benchmarks ask whether a request is out.
-window.drawPad = { send, clear, wipe, busy: () => inFlight > 0 };
+// The model picker re-reads the drawing with the new model; tests and benchmarks ask whether a request is out;
+// "Explain this" (app.py) takes the drawing as the server last read it (null when the pad is blank).
+const image = () => (strokes.length ? canvas.toDataURL("image/png") : null);
+window.drawPad = { send, clear, wipe, image, busy: () => inFlight > 0 };
 fit();
 paint();
