@@ -20,7 +20,7 @@ import gradio as gr  # noqa: E402
 
 from mnist_core.app.charts import CHART_CSS  # noqa: E402
 from mnist_core.app.context import AppContext  # noqa: E402
-from mnist_core.app.events import PRIVATE  # noqa: E402
+from mnist_core.app.events import PREDICT, PRIVATE  # noqa: E402
 from mnist_core.app.gradio_compat import calm_queue  # noqa: E402
 from mnist_core.app.jobs import JobManager  # noqa: E402
 from mnist_core.app.latest import TOKEN_JS  # noqa: E402
@@ -60,9 +60,13 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
         # Each tab builds its own components and events (mnist_core/app/tabs) and returns them by name.
         with gr.Tabs() as tabs:
             with gr.Tab("Draw", id="draw"):
-                draw_tab.build(model)  # the pad reads what is drawn by itself (draw_pad.js)
+                draw_ui = draw_tab.build(model)  # the pad reads what is drawn by itself (draw_pad.js)
+                explain_this = gr.Button("Explain this", size="md", elem_id="explain-this")
+                drawing = gr.Textbox(visible=False)  # the pad's image, filled in the browser by "Explain this"
             with gr.Tab("Inside", id="inside") as tab:
-                inside_tab.build(model, tab)  # Integrated Gradients, layers, neighbours, map; "watch it learn"
+                inside_ui = inside_tab.build(
+                    model, tab
+                )  # Integrated Gradients, layers, neighbours, map; "watch it learn"
             with gr.Tab("Train", id="train"):
                 train_ui = train_tab.build(visitor)
             with gr.Tab("Sweep", id="sweep"):
@@ -102,6 +106,15 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
             **PRIVATE,
         )
         model.change(None, js="() => { window.drawPad?.send(true); }")  # re-read the drawing
+        # "Explain this": the Draw tab's drawing (or photo) explained on the Inside tab, which it opens.
+        explain_this.click(
+            inside_tab.explain_drawing,
+            [drawing, draw_ui.upload, inside_ui.target, model],
+            [*inside_ui.explain_outputs, tabs],
+            js="(_, ...rest) => [window.drawPad?.image() ?? null, ...rest]",
+            **PRIVATE,
+            **PREDICT,
+        )
         demo.load(curves_tab.curve_figures, curves_ui.overlay, curves_ui.plots, **PRIVATE)
         claimed = demo.load(claim_visitor, stored_visitor, [stored_visitor, visitor], show_progress="hidden", **PRIVATE)
         # Then the model this browser chose last: its Download button asks whose it is, so the visitor comes first.

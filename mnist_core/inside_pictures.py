@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 if TYPE_CHECKING:  # numpy and PIL only at run time: the app builds its Inside tab before torch loads
     from .explain import Explanation
@@ -99,16 +99,28 @@ def stage_picture(values: np.ndarray, tile: int = 48, bar_height: int = 60) -> I
     return img
 
 
-def activations_picture(activations: list[tuple[str, np.ndarray]]) -> Image.Image:
-    """Every stage, in order, one under the other with its name and shape."""
+NAME_SIZE = 22  # px: a 16-tile-wide sheet is shown at half size on a phone, where 11 px still reads
+
+
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """PIL's own font at `size` px (its 10 px bitmap font where Pillow lacks FreeType)."""
+    try:
+        return ImageFont.load_default(size=size)
+    except (ImportError, TypeError):
+        return ImageFont.load_default()
+
+
+def activations_picture(activations: list[tuple[str, np.ndarray]], name_size: int = NAME_SIZE) -> Image.Image:
+    """Every stage, in order, one under the other, each under its name and shape in large type."""
     parts = [(f"{name} {'x'.join(map(str, a.shape))}", stage_picture(a)) for name, a in activations]
-    width = max(p.width for _, p in parts) + 8
-    sheet = Image.new("RGB", (width, sum(p.height + 18 for _, p in parts) + 4), BACKGROUND)
-    draw, y = ImageDraw.Draw(sheet), 2
+    font, line = _font(name_size), name_size + 8
+    width = max(max(p.width for _, p in parts), 14 * name_size) + 8
+    sheet = Image.new("RGB", (width, sum(p.height + line + 8 for _, p in parts) + 4), BACKGROUND)
+    draw, y = ImageDraw.Draw(sheet), 4
     for title, pic in parts:
-        draw.text((4, y), title, fill=(0, 0, 0))
-        sheet.paste(pic, (4, y + 14))
-        y += pic.height + 18
+        draw.text((4, y), title, fill=(0, 0, 0), font=font)
+        sheet.paste(pic, (4, y + line))
+        y += pic.height + line + 8
     return sheet
 
 
@@ -123,10 +135,11 @@ def digits_picture(images: list[np.ndarray], captions: list[str], scale: int = 3
     return _grid(tiles, columns=len(tiles))
 
 
-def filters_picture(filters: np.ndarray, size: int = 60) -> Image.Image:
-    """First-layer filters (F, k, k) as a grid, each on its own symmetric red/blue scale."""
+def filters_picture(filters: np.ndarray, size: int = 60, columns: int = 16) -> Image.Image:
+    """First-layer filters (F, k, k) as a grid of `columns`, each upscaled (nearest neighbour) to about
+    `size` px and on its own symmetric red/blue scale."""
     tiles = [_upscale(diverging(f), max(1, size // f.shape[0])) for f in filters]
-    return _grid(tiles, columns=min(16, len(tiles)))
+    return _grid(tiles, columns=min(columns, len(tiles)))
 
 
 def map_picture(

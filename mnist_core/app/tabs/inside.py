@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,14 +116,37 @@ def learning_picture(images: np.ndarray, labels: np.ndarray, snapshot: dict, sca
     return sheet
 
 
+# What every explaining event renders, in this order (InsideTab._render); tests read them by name.
+OUTPUTS = (
+    "digits",
+    "about",
+    "picker",
+    "map_for",
+    "status",
+    "info",
+    "attribution",
+    "layers",
+    "neighbours",
+    "map",
+    "filters",
+)
+FILTER_COLUMNS = 8  # 32 filters in 4 rows of 8: each about 60 px, readable in the tab's narrow column
+BUILDING = (
+    "Building the map of the {n} test digits and the nearest training digits ({s:.0f} s so far; "
+    "a minute or two the first time): they appear here by themselves."
+)
+
+
 @dataclass(frozen=True)
 class InsideView:
     """The Inside tab's components, by name (InsideTab.build)."""
 
     image: gr.Image
     random: gr.Button
+    picker: gr.Radio
     target: gr.Dropdown
     info: gr.Markdown
+    status: gr.Markdown
     attribution: gr.Image
     filters: gr.Image
     map: gr.Plot
@@ -130,61 +154,86 @@ class InsideView:
     layers: gr.Image
     learn_grid: gr.Image
     learn_filters: gr.Image
+    explain_outputs: list  # what InsideTab.explain_drawing renders (OUTPUTS' components, in order)
 
 
 class InsideTab:
-    """Handlers of the Inside tab and of the API event `explain`."""
+    """Handlers of the Inside tab and of the API event `explain`.
+
+    An image is read as the Draw tab reads it (Predictor.read_number): each digit of a number can be
+    explained on its own (the picker). The test-set map is built in the background; the tab's timer
+    shows it by itself once ready (`map_tick`), with a progress line meanwhile.
+    """
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
-        self._warming: set[str] = set()
+        self._warming: dict[str, float] = {}  # checkpoint -> when its map build started (time.monotonic)
         self._lock = threading.Lock()
 
     def build(self, model: gr.Dropdown, tab: gr.Tab) -> InsideView:
         """The tab's components and its events, inside app.py's `with gr.Tab("Inside") as tab`;
         `model` is the page's model picker."""
+        digits, about, map_for = gr.State(None), gr.State(""), gr.State(None)
+        seen_step = gr.State(None)
         with gr.Row():
             with gr.Column(scale=1, min_width=300):
-                digit28, seen_step = gr.State(None), gr.State(None)
                 image = gr.Image(label="A digit to explain", type="filepath", height=200, elem_id="inside-upload")
                 random = gr.Button("Random test digit", variant="primary", elem_id="inside-random")
+                picker = gr.Radio(
+                    [], label="The number's digits: explain", visible=False, elem_id="inside-pick", type="value"
+                )
                 target = gr.Dropdown(
                     TARGETS, value=PREDICTED, label="Why (not)...? Attribution for", elem_id="inside-target"
                 )
                 info = gr.Markdown(BLANK, elem_id="inside-info")
                 attr = gr.Image(label="Attribution over the 28x28 input (method named above)", elem_id="inside-attr")
-                filters = gr.Image(label="First-layer filters (red +, blue -)", elem_id="inside-filters")
+                gr.Markdown(
+                    "**First-layer filters**: what the first layer looks for, each weight as a square "
+                    "(red = positive, blue = negative).",
+                    elem_id="inside-filters-caption",
+                )
+                filters = gr.Image(show_label=False, elem_id="inside-filters")
             with gr.Column(scale=2):
+                status = gr.Markdown("", elem_id="inside-map-status")
                 digit_map = gr.Plot(label="Map of the test set", show_label=False, elem_id="inside-map")
-                near = gr.Gallery(label="8 nearest training digits", columns=8, height="auto", elem_id="inside-near")
-                layers = gr.Image(label="Each layer's activations, in order", elem_id="inside-layers")
+                near = gr.Gallery(
+                    label="8 nearest training digits", columns=8, height="auto", elem_id="inside-near", preview=False
+                )
+                gr.Markdown("**Each layer's activations, in order** (its name and shape above it)")
+                layers = gr.Image(show_label=False, elem_id="inside-layers")
         with gr.Accordion("Watch it learn: the latest run's answers on 50 fixed test digits", open=False):
             learn_md = gr.Markdown("Start a run in the Train tab: its answers appear here at every step event.")
             with gr.Row():
                 learn_grid = gr.Image(label="green = right, red = wrong", elem_id="learn-grid")
                 learn_filters = gr.Image(label="First-layer filters", elem_id="learn-filters")
-        outs = [digit28, info, attr, layers, near, digit_map, filters]
+        outs = [digits, about, picker, map_for, status, info, attr, layers, near, digit_map, filters]
+        again = [digits, about, picker, target, model]
         image.upload(self.explain, [image, target, model], outs, preprocess=False, **PRIVATE, **PREDICT)
         random.click(self.random_digit, [target, model], outs, **PRIVATE, **PREDICT)
-        target.change(self.explain, [digit28, target, model], outs, **PRIVATE, **PREDICT)
-        tab.select(self.warm_index, model, None, **PRIVATE)
+        target.change(self.again, again, outs, **PRIVATE, **PREDICT)
+        picker.input(self.again, again, outs, **PRIVATE, **PREDICT)  # input: the visitor's choice, not ours
+        tab.select(self.open_tab, [map_for, model], [map_for, status], **PRIVATE)
         # API `explain` takes a plain file, so a file that is not an image gets mnist_core's message.
         api_image, api_button = gr.File(visible=False, label="image"), gr.Button(visible=False)
         api_button.click(
             self.api_explain, [api_image, model], [info, attr, near, layers], api_name="explain", **PREDICT
         )
-        gr.Timer(1.0).tick(
+        timer = gr.Timer(1.0)
+        timer.tick(
             self.learning,
             seen_step,
             [learn_grid, learn_filters, learn_md, seen_step],
             show_progress="hidden",
             **PRIVATE,
         )
+        timer.tick(self.map_tick, [map_for, *again], outs, show_progress="hidden", **PRIVATE)
         return InsideView(
             image=image,
             random=random,
+            picker=picker,
             target=target,
             info=info,
+            status=status,
             attribution=attr,
             filters=filters,
             map=digit_map,
@@ -192,6 +241,7 @@ class InsideTab:
             layers=layers,
             learn_grid=learn_grid,
             learn_filters=learn_filters,
+            explain_outputs=outs,
         )
 
     def _predictor(self, model: str | None) -> Predictor:
@@ -207,7 +257,7 @@ class InsideTab:
         with self._lock:
             if predictor.index_ready or key in self._warming:
                 return
-            self._warming.add(key)
+            self._warming[key] = time.monotonic()
 
         def build() -> None:
             try:
@@ -216,30 +266,119 @@ class InsideTab:
                 log.warning("test-set map for %s not built: %s", key, exc)
             finally:
                 with self._lock:
-                    self._warming.discard(key)
+                    self._warming.pop(key, None)
 
         threading.Thread(target=build, name="inside-index", daemon=True).start()
 
-    def explain(self, image: Any, target: str | int | None, model: str | None) -> tuple:
-        """Explain one image (28x28 float array, file path or FileData dict): (digit state, info,
-        attribution, activations, neighbours, map, filters). Never waits for the map."""
-        if isinstance(image, dict):
-            image = image.get("path")
-        if image is None or (isinstance(image, list) and not image):
-            return (None, BLANK, None, None, [], None, None)
-        if isinstance(image, list):
-            image = np.asarray(image, dtype=np.float32)
+    def _progress(self, predictor: Predictor) -> str:
+        """The progress line shown while this checkpoint's map is being built."""
+        with self._lock:
+            started = self._warming.get(str(predictor.path))
+        seconds = 0.0 if started is None else time.monotonic() - started
+        return BUILDING.format(n=f"{len(self.ctx.data().test_labels):,}", s=seconds)
+
+    def open_tab(self, map_for: dict | None, model: str | None) -> tuple:
+        """The tab is opened: start building the map (once) and ask the timer to show it when ready."""
         predictor = self._predictor(model)
-        ready = predictor.index_ready
+        if (map_for or {}).get("shown") == _key(model):
+            return map_for, gr.skip()
+        self.warm_index(model)
+        status = "" if predictor.index_ready else self._progress(predictor)
+        return {"wanted": True, "shown": None}, status
+
+    def map_tick(self, map_for: dict | None, digits, about: str, pick, target, model: str | None) -> tuple:
+        """Timer: once the map wanted by this page is ready, show it (with the current digit's place,
+        neighbours and agreement); until then the progress line. Nothing is redrawn otherwise."""
+        skip = tuple(gr.skip() for _ in OUTPUTS)
+        if not map_for or not map_for.get("wanted") or map_for.get("shown") == _key(model):
+            return skip
         try:
-            e: Explanation = predictor.explain(image, _target(target), use_index=ready)
+            predictor = self._predictor(model)
+        except gr.Error:
+            return skip  # the picker names a run that is gone: its own events say so
+        if not predictor.index_ready:
+            self.warm_index(model)
+            return _replace(skip, status=self._progress(predictor))
+        if digits:
+            return self._render(predictor, digits, about, _pick(pick, digits), target, model, keep_picker=True)
+        return _replace(
+            skip, map_for={"wanted": True, "shown": _key(model)}, status="", map=map_figure(predictor.inside_index())
+        )
+
+    def _reading(self, predictor: Predictor, image: Any) -> dict | None:
+        """The digits of any image, read as the Draw tab reads them: {"number": "2026", "images": their
+        28x28 inputs, left to right}, or None when there is none."""
+        try:
+            reading = predictor.read_number(image)
         except (ImageError, ValueError) as exc:
             raise user_error(str(exc).replace(str(image), Path(str(image)).name)) from None
-        if e.digit is None:
-            return (None, BLANK, None, None, [], None, None)
+        if not reading.digits:
+            return None
+        images = [np.asarray(d.image28, dtype=np.float32).tolist() for d in reading.digits]
+        return {"number": "".join(str(d.digit) for d in reading.digits), "images": images}
+
+    def explain(self, image: Any, target: str | int | None, model: str | None, about: str = "") -> tuple:
+        """Explain an image (array, file path or FileData dict): OUTPUTS, the first digit explained and a
+        picker of the digits when it holds several. Never waits for the map."""
+        if isinstance(image, dict):
+            image = image.get("path")
+        if image is None:
+            return _blank()
+        predictor = self._predictor(model)
+        digits = self._reading(predictor, image)
+        if not digits:
+            return _blank()
+        return self._render(predictor, digits, about, 0, target, model)
+
+    def again(self, digits, about: str, pick, target: str | int | None, model: str | None) -> tuple:
+        """The same image with another digit picked or another target ("why not 9?"): the text about the
+        image (a test digit's index and label) stays."""
+        if not digits:
+            return _blank()
+        return self._render(self._predictor(model), digits, about, _pick(pick, digits), target, model, True)
+
+    def explain_drawing(
+        self, drawing: str | None, upload: str | dict | None, target: str | int | None, model: str | None
+    ) -> tuple:
+        """Draw tab's "Explain this": the pad's drawing (a PNG data URL, None when blank), else the photo in
+        its upload box -> OUTPUTS, and the Inside tab selected."""
+        from .draw import decode_drawing
+
+        inside = gr.Tabs(selected="inside")
+        if drawing:
+            try:
+                pixels = decode_drawing(drawing)
+            except ImageError as exc:
+                raise user_error(exc) from None
+            return (*self.explain(pixels, target, model, "Your drawing."), inside)
+        if upload:
+            return (*self.explain(upload, target, model, "Your photo."), inside)
+        return (*_blank("Nothing to explain: draw a digit (or upload a photo) on the Draw tab first."), inside)
+
+    def _render(
+        self, predictor: Predictor, digits: dict, about: str, pick: int, target, model: str | None, keep_picker=False
+    ) -> tuple:
+        """OUTPUTS for digit `pick` of `digits` (see _reading); with the map if it is ready, else its build starts."""
+        from ...explain import explain
+
+        ready = predictor.index_ready
+        images, number = digits["images"], digits["number"]
+        image28 = np.asarray(images[pick], dtype=np.float32)
+        index = predictor.inside_index() if ready else None
+        try:
+            e = explain(predictor.model, image28, index, _target(target), temperature=predictor.temperature)
+        except ValueError as exc:
+            raise user_error(exc) from None
         if not ready:
             self.warm_index(model)
-        return (e.image.tolist(), *self._outputs(predictor, e, ready))
+        lead = f"{about} " if about else ""
+        if len(images) > 1:
+            lead += f"Reads the number **{number}**; digit {pick + 1} of {len(images)}: "
+        picker = gr.skip() if keep_picker else gr.Radio(choices=_choices(number), value=pick, visible=len(images) > 1)
+        info, attr, layers, near, figure, filters = self._outputs(predictor, e, ready)
+        map_for = {"wanted": True, "shown": _key(model) if ready else None}
+        status = "" if ready else self._progress(predictor)
+        return (digits, about, picker, map_for, status, lead + info, attr, layers, near, figure, filters)
 
     def _outputs(self, predictor: Predictor, e: Explanation, ready: bool) -> tuple:
         why = "" if e.target == e.digit else f" Showing why it might be **{e.target}** instead."
@@ -251,8 +390,6 @@ class InsideTab:
             figure = map_figure(predictor.inside_index(), e.map_position)
             agree = e.neighbour_agreement
             info += f" {agree:.0%} of the 8 nearest training digits are {e.digit}s."
-        else:
-            info += " The map of the test set and the nearest training digits are being computed (a minute or two the first time); explain again to see them."
         from ...layers import first_layer_filters
 
         filters = first_layer_filters(predictor.model).numpy()[:FILTERS_SHOWN]
@@ -262,23 +399,23 @@ class InsideTab:
             png_file(activations_picture(e.activations)),
             neighbours,
             figure,
-            png_file(filters_picture(filters)),
+            png_file(filters_picture(filters, columns=FILTER_COLUMNS)),
         )
 
     def random_digit(self, target: str | int | None, model: str | None) -> tuple:
-        """Explain a random test digit."""
+        """Explain a random test digit; the text names its index and true label whatever is asked next."""
         data = self.ctx.data()
         from ...data import sample_test
 
         i = sample_test(data, 1)[0]
-        out = self.explain(data.test_images[i].numpy(), target, model)
         label = int(data.test_labels[i])
-        return (out[0], f"Test digit #{i}, true label **{label}**. {out[1]}", *out[2:])
+        return self.explain(data.test_images[i].numpy(), target, model, f"Test digit #{i}, true label **{label}**.")
 
     def api_explain(self, image: str | dict | None, model: str | None) -> tuple:
-        """API `explain`: an image file -> (info, attribution image, nearest training digits, layer pictures)."""
-        _, info, attribution, activations, neighbours, _, filters = self.explain(image, None, model)
-        return info, attribution, neighbours, activations
+        """API `explain`: an image file -> (info, attribution image, nearest training digits, layer pictures)
+        for its first digit (the text gives the whole number when there are several)."""
+        out = dict(zip(OUTPUTS, self.explain(image, None, model)))
+        return out["info"], out["attribution"], out["neighbours"], out["layers"]
 
     def learning(self, seen: list | tuple | None) -> tuple:
         """Timer tick: the live grid of fixed test digits, the first-layer filters and a caption for the
@@ -296,3 +433,36 @@ class InsideTab:
             f"**{s.name}**, step {live['step']}/{live['steps']}: {right} of {len(idx)} fixed test digits read right."
         )
         return png_file(grid), filters, caption, [s.run_id, live["step"]]
+
+
+def _key(model: str | None) -> str:
+    """The map state's name for a model (the default's is empty)."""
+    return model or ""
+
+
+def _pick(pick: Any, digits: dict) -> int:
+    """The picked digit's position, the first when none (or one out of range) is picked."""
+    try:
+        i = int(pick)
+    except (TypeError, ValueError):
+        return 0
+    return i if 0 <= i < len(digits["images"]) else 0
+
+
+def _choices(number: str) -> list[tuple[str, int]]:
+    """The picker's choices for a number read as "2026": ("1st: 2", 0), ("2nd: 0", 1), ..."""
+    nth = {1: "st", 2: "nd", 3: "rd"}
+    return [(f"{i}{nth.get(i if i < 20 else i % 10, 'th')}: {d}", i - 1) for i, d in enumerate(number, 1)]
+
+
+def _replace(outputs: tuple, **values: Any) -> tuple:
+    """OUTPUTS with some of them replaced by name."""
+    named = dict(zip(OUTPUTS, outputs))
+    named.update(values)
+    return tuple(named[name] for name in OUTPUTS)
+
+
+def _blank(text: str = BLANK) -> tuple:
+    """OUTPUTS for nothing to explain (the map, if shown, stays)."""
+    nothing = (None, "", gr.Radio(choices=[], value=None, visible=False), gr.skip(), gr.skip(), text)
+    return (*nothing, None, None, [], gr.skip(), None)
