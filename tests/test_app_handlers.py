@@ -454,8 +454,12 @@ def test_start_stop_status_and_poll(lab):
     assert len(steps.data) == 1 and len(loss.data) == 2
     assert status["run"] in model.choices[-1]
     assert "value" not in model.constructor_args  # the picker keeps whatever the visitor picked meanwhile
-    assert list(table["name"]) == [status["run"], DEFAULT_NAME]  # the caller's own run first (issue 20)
-    assert list(table["yours"]) == ["yes", ""]
+    assert list(table.data["name"]) == [status["run"], DEFAULT_NAME]  # the caller's own run first (issue 20)
+    assert list(table.data["yours"]) == ["yes", ""]
+    shown = gr.Dataframe(interactive=False).postprocess(table)  # as the page gets it
+    columns = shown.headers.index("test accuracy"), shown.headers.index("test loss")
+    for row in shown.metadata["display_value"]:  # 0.9610 beside 0.9588, never 0.961
+        assert all(len(row[c]) == 6 and row[c][1] == "." for c in columns), row
     again = lab.curves.poll(seen, [], DEFAULT_NAME)
     assert all(o == gr.skip() for o in again[:-1])  # nothing changed: nothing sent
     gone = lab.curves.poll({}, [], "a-deleted-run")[5]
@@ -506,7 +510,7 @@ def test_evaluate_handler(lab, trained):
 def test_runs_and_data_handlers(lab):
     (lab.folder / "broken.pt").write_bytes(b"junk")
     table, note = lab.runs.runs_table()
-    assert list(table["name"]) == [DEFAULT_NAME] and "broken.pt" in note
+    assert list(table.data["name"]) == [DEFAULT_NAME] and "broken.pt" in note
     first = lab.data.samples("first 30 training digits")
     assert len(first) == 30 and first[0][1] == "#0: label 5" and Image.open(first[0][0]).size == (84, 84)
     per_class = lab.data.samples("3 random digits of each class")

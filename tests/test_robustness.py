@@ -233,7 +233,7 @@ def test_bad_hyperparameters_are_refused_before_anything_starts(lab, values, mes
 
 def test_bad_checkpoints_are_listed_as_problems_and_never_executed(lab, tmp_path):
     table, note = lab.runs.runs_table()
-    names = list(table["name"])
+    names = list(table.data["name"])
     assert names[0] == DEFAULT_NAME and set(names) == {DEFAULT_NAME, "good-run", "mismatch"}
     for bad in ("truncated.pt", "corrupt.pt", "evil.pickle.pt"):
         assert f"`{bad}`" in note

@@ -48,6 +48,7 @@ def fake_run(folder: Path, name: str, owner: str | None, age: float = 0.0) -> Pa
 
 
 def rows(table) -> list[tuple[str, str]]:
+    table = table.data  # the page's Styler holds the values
     return list(zip(table["name"], table["yours"], strict=True))
 
 
@@ -112,7 +113,7 @@ def test_only_the_owner_deletes_and_the_run_goes_whole(lab):
     assert not path.exists() and not side.exists()
     assert Owners(lambda: lab.folder).owner_of("ann-run") is None
     assert picker.constructor_args["value"] == DEFAULT_NAME and "ann-run" not in picker.constructor_args["choices"]
-    assert list(table["name"]) == [DEFAULT_NAME]
+    assert list(table.data["name"]) == [DEFAULT_NAME]
     with pytest.raises(Exception, match="unknown model"):
         lab.ctx.registry.predictor("ann-run")
 

@@ -44,7 +44,7 @@ def test_a_sweep_runs_as_the_servers_job_and_its_trials_become_runs(lab: Lab):
     assert best in lab.ctx.registry.names()
     assert read_checkpoint(lab.folder / f"{best}.pt")["sweep"] == {"study": "tiny", "trial": status["best_trial"]}
     table, _ = lab.runs.runs_table()
-    assert f"tiny #{status['best_trial']}" in table["study"].tolist()
+    assert f"tiny #{status['best_trial']}" in table.data["study"].tolist()
 
     # The page's poll sends the three figures and the trials table once, then nothing until a change.
     progress, text, history, parallel, importance, trials, note, stop, seen = lab.sweep.poll({})

@@ -23,6 +23,14 @@ from PIL import Image
 from ..atomic import atomic_write_bytes
 
 MAX_AGE_SECONDS = 3600
+DIGIT_GALLERY = "digit-gallery"  # elem_classes of the galleries of many small digits (Data, Evaluate)
+# Gradio's gallery keeps its `columns` at any width, each at least 100 px: on a phone a 10-column
+# gallery of digits showed 3 of each row and hid the rest. There the columns fill the width instead.
+GALLERY_CSS = f"""
+@media (max-width: 640px) {{
+  .{DIGIT_GALLERY} .grid-container {{ grid-template-columns: repeat(auto-fill, minmax(64px, 1fr)) !important; }}
+}}
+"""
 _PRUNE_EVERY_SECONDS = 600
 _folder: Path | None = None
 _last_prune = 0.0

@@ -31,6 +31,7 @@ from ..config import TrainConfig
 from .ownership import Owners, is_protected
 
 if TYPE_CHECKING:  # imported lazily at run time: listing runs needs neither
+    from pandas.io.formats.style import Styler
     from ..data import MNISTTensors
     from ..evaluate import EvalResult
     from ..predict import Predictor
@@ -129,6 +130,7 @@ def _round(value: Any, digits: int = 4) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
+FOUR_DECIMALS = ("test_acc", "val_acc", "test_loss")  # shown to the rounding of RunInfo.row()
 # The table's headers as a person reads them (the page and the API's `runs`); the rows keep short keys.
 HEADERS = {
     "test_acc": "test accuracy",
@@ -169,6 +171,12 @@ class Listing:
             runs += [run for run in self.runs if run.name not in mine]
         rows = [{**run.row(), "yours": "yes" if run.name in mine else ""} for run in runs]
         return pd.DataFrame(rows, columns=RUN_COLUMNS).rename(columns=HEADERS)
+
+    def shown(self, mine: set[str] | None = None, only_mine: bool = False) -> Styler:
+        """`dataframe()` as the page shows it: accuracies and losses with four decimals each (0.9610 beside
+        0.9588, where the bare numbers read 0.961) and blanks for what a run lacks; the values stay numbers."""
+        table = self.dataframe(mine, only_mine)
+        return table.style.format("{:.4f}", subset=[HEADERS[c] for c in FOUR_DECIMALS], na_rep="")
 
 
 def _file_key(path: Path) -> tuple[str, int, int] | None:

@@ -169,7 +169,7 @@ class CurvesTab:
                 outputs[5] = gr.Dropdown(choices=names, value=names[0] if names else None)
             outputs[6] = gr.Dropdown(choices=names)
             mine = self.ctx.registry.owned(owner, listing)
-            outputs[7] = listing.dataframe(mine, only_mine=show == "mine")
+            outputs[7] = listing.shown(mine, only_mine=show == "mine")
         seen.update(version=s.version, runs=signature, shown=shown_key, stoppable=stoppable)
         if epoch_charts:
             seen["epochs"] = epochs

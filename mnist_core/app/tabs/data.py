@@ -9,7 +9,7 @@ import gradio as gr
 from .. import charts
 from ..context import AppContext
 from ..events import PRIVATE
-from ..images import png_file
+from ..images import DIGIT_GALLERY, png_file
 
 SAMPLES_SHOWN = 30
 MODES = ("first 30 training digits", "3 random digits of each class")
@@ -33,7 +33,7 @@ class DataTab:
         """The tab's components and events, inside app.py's `with gr.Tab("Data") as tab`: the digits
         are drawn when the tab is opened or the choice changes."""
         mode = gr.Radio(list(MODES), value=MODES[0], label="Show")
-        samples = gr.Gallery(label="MNIST samples", columns=10, height="auto")
+        samples = gr.Gallery(label="MNIST samples", columns=10, height="auto", elem_classes=DIGIT_GALLERY)
         mode.change(self.samples, mode, samples, **PRIVATE)
         tab.select(self.samples, mode, samples, **PRIVATE)
         return DataView(mode=mode, samples=samples)

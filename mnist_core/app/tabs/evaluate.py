@@ -12,7 +12,7 @@ from ...checkpoint_paths import CheckpointError
 from .. import charts
 from ..context import AppContext, user_error
 from ..events import PRIVATE
-from ..images import png_file
+from ..images import DIGIT_GALLERY, png_file
 
 if TYPE_CHECKING:
     from pandas.io.formats.style import Styler
@@ -52,6 +52,7 @@ class EvaluateTab:
             columns=10,
             height="auto",
             object_fit="contain",
+            elem_classes=DIGIT_GALLERY,
         )
         outputs = [summary, confusion, per_class, wrong]
         button.click(self.evaluate_model, model, outputs, api_name="evaluate", **ONE_AT_A_TIME)

@@ -130,7 +130,7 @@ class RunsTab:
 
     def frame(self, listing: Listing, owner: str | None, show: str | None = "all"):
         """`listing` as the table `owner` sees it: their runs marked and first; only theirs for show="mine"."""
-        return listing.dataframe(self.ctx.registry.owned(owner, listing), only_mine=show == "mine")
+        return listing.shown(self.ctx.registry.owned(owner, listing), only_mine=show == "mine")
 
     def choose_run(self, evt: gr.SelectData) -> tuple:
         """Clicking a row of the runs table makes that run the active model."""
