@@ -32,6 +32,7 @@ from .ownership import Owners, is_protected
 
 if TYPE_CHECKING:  # imported lazily at run time: listing runs needs neither
     from pandas.io.formats.style import Styler
+
     from ..data import MNISTTensors
     from ..evaluate import EvalResult
     from ..predict import Predictor
