@@ -149,7 +149,8 @@ def main(argv: list[str] | None = None) -> None:
         show_error=False,
         max_file_size=MAX_UPLOAD,
         prevent_thread_lock=True,
-        css=CHART_CSS,  # charts follow the page's dark theme; no toolbar over a phone's chart titles
+        css=CHART_CSS
+        + inside.CSS,  # charts follow the dark theme, no toolbar over a phone's chart titles; the gallery's size
     )
     # Only now torch, the default model and MNIST: begun before, the warm-up's imports held up the first page.
     threading.Thread(target=AppContext(jobs, registry).warm_up, name="warm-up", daemon=True).start()

@@ -135,11 +135,11 @@ def digits_picture(images: list[np.ndarray], captions: list[str], scale: int = 3
     return _grid(tiles, columns=len(tiles))
 
 
-def filters_picture(filters: np.ndarray, size: int = 60, columns: int = 16) -> Image.Image:
+def filters_picture(filters: np.ndarray, size: int = 60, columns: int = 16, gap: int = 2) -> Image.Image:
     """First-layer filters (F, k, k) as a grid of `columns`, each upscaled (nearest neighbour) to about
     `size` px and on its own symmetric red/blue scale."""
     tiles = [_upscale(diverging(f), max(1, size // f.shape[0])) for f in filters]
-    return _grid(tiles, columns=min(columns, len(tiles)))
+    return _grid(tiles, columns=min(columns, len(tiles)), gap=gap)
 
 
 def map_picture(

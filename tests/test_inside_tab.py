@@ -86,7 +86,7 @@ def test_the_map_appears_by_itself_once_ready(lab, mnist, small, no_warming):
     """The tab's timer shows the map when its build ends, with no click (it stayed empty for a minute)."""
     before = _named(lab.inside.random_digit(inside.PREDICTED, None))  # explained while the map is built
     assert before["map"] is None and before["map_for"] == {"wanted": True, "shown": None}
-    args = (before["digits"], before["about"], 0, inside.PREDICTED, None)
+    args = (before["digits"], before["about"], inside.PREDICTED, None)
     waiting = _named(lab.inside.map_tick(before["map_for"], *args))
     assert "Building the map of the 10,000 test digits" in waiting["status"]
     assert all(waiting[name] == gr.skip() for name in inside.OUTPUTS if name != "status")
@@ -103,14 +103,14 @@ def test_opening_the_tab_shows_the_map_by_itself_before_any_digit(lab, small, no
     opened = lab.inside.open_tab(None, None)
     assert opened[0] == {"wanted": True, "shown": None} and "Building the map" in opened[1]
     assert no_warming == [None]  # its build started
-    waiting = _named(lab.inside.map_tick(opened[0], None, "", None, inside.PREDICTED, None))
+    waiting = _named(lab.inside.map_tick(opened[0], None, "", inside.PREDICTED, None))
     assert "Building the map" in waiting["status"] and waiting["map"] == gr.skip()
     _index_ready(lab, small)
-    shown = _named(lab.inside.map_tick(opened[0], None, "", None, inside.PREDICTED, None))
+    shown = _named(lab.inside.map_tick(opened[0], None, "", inside.PREDICTED, None))
     assert isinstance(shown["map"], go.Figure) and shown["status"] == ""
     assert [t.name for t in shown["map"].data][-1] == "misread"  # no digit yet: no ring
-    assert all(o == gr.skip() for o in lab.inside.map_tick(shown["map_for"], None, "", None, None, None))
-    assert lab.inside.map_tick(None, None, "", None, None, None) == tuple(gr.skip() for _ in inside.OUTPUTS)
+    assert all(o == gr.skip() for o in lab.inside.map_tick(shown["map_for"], None, "", None, None))
+    assert lab.inside.map_tick(None, None, "", None, None) == tuple(gr.skip() for _ in inside.OUTPUTS)
 
 
 def test_with_the_map_ready_the_neighbours_and_the_map_show(lab, mnist, small, no_warming):
@@ -134,7 +134,7 @@ def test_with_the_map_ready_the_neighbours_and_the_map_show(lab, mnist, small, n
     # "why not N?": the same digit, attribution for another target; the test digit's number and label stay
     digit = int(re.search(r"Reads \*\*(\d)\*\*", info).group(1))
     other = (digit + 1) % 10
-    again = _named(lab.inside.again(out["digits"], out["about"], None, str(other), None))
+    again = _named(lab.inside.retarget(out["digits"], out["about"], str(other), None))
     assert f"Reads **{digit}**" in again["info"] and f"why it might be **{other}** instead" in again["info"]
     assert again["info"].startswith(info.split(" Reads")[0])  # "Test digit #N, true label **L**."
     assert "Test digit #" in again["info"] and "true label" in again["info"]
@@ -156,7 +156,7 @@ def test_a_number_is_read_as_the_draw_tab_reads_it_and_each_digit_can_be_explain
     third = _named(lab.inside.again(out["digits"], out["about"], 2, inside.PREDICTED, None))
     assert f"digit 3 of 4: Reads **{number[2]}**" in third["info"] and third["picker"] == gr.skip()
     assert third["attribution"] != out["attribution"]
-    why = _named(lab.inside.again(out["digits"], out["about"], 2, "9", None))  # the picked digit stays picked
+    why = _named(lab.inside.retarget(third["digits"], third["about"], "9", None))  # the picked digit stays picked
     assert f"digit 3 of 4: Reads **{number[2]}**" in why["info"] and "why it might be **9**" in why["info"]
 
 
@@ -180,7 +180,7 @@ def test_the_filters_are_a_readable_grid_and_the_layer_names_are_large(lab, mnis
 
     out = _named(lab.inside.explain(_ink(mnist.test_images[0].numpy()), None, None))
     filters = _picture(out["filters"])
-    assert filters.width == 8 * 62 + 2 and filters.height == 4 * 62 + 2  # 32 3x3 kernels, 8 a row, 60 px each
+    assert filters.width == 8 * 66 + 6 and filters.height == 4 * 66 + 6  # 32 3x3 kernels, 8 a row, 60 px each
     layers = np.asarray(_picture(out["layers"]).convert("L"))
     ink_rows = np.flatnonzero((layers[:40] < 128).any(1))  # the first layer's name, above its picture
     name_rows = ink_rows[ink_rows < ink_rows[0] + NAME_SIZE + 4]
@@ -192,7 +192,7 @@ def test_blank_input_says_there_is_nothing_to_explain(lab, no_warming):
         out = _named(lab.inside.explain(blank, None, None))
         assert out["info"] == inside.BLANK and out["digits"] is None
         assert out["attribution"] is None and out["neighbours"] == [] and out["picker"].visible is False
-    assert _named(lab.inside.again(None, "", None, "3", None))["info"] == inside.BLANK
+    assert _named(lab.inside.retarget(None, "", "3", None))["info"] == inside.BLANK
     assert no_warming == []
 
 

@@ -116,6 +116,17 @@ def learning_picture(images: np.ndarray, labels: np.ndarray, snapshot: dict, sca
     return sheet
 
 
+# The nearest-digits gallery sized to its content: Gradio's gallery keeps 320-450 px of height and 100 px
+# columns (7.5 of 8 digits showed, then an empty band); here 8 in a row on a desktop, 4 a row on a phone,
+# under the panel's label rather than beneath it.
+CSS = """
+#inside-near .grid-wrap { min-height: 0 !important; max-height: none !important; height: auto !important;
+  overflow: visible !important; padding-top: calc(var(--size-2) + 1.8em) !important; }
+#inside-near .grid-container { grid-template-columns: repeat(8, minmax(0, 1fr)) !important;
+  grid-template-rows: none !important; grid-auto-rows: auto !important; }
+@media (max-width: 640px) { #inside-near .grid-container { grid-template-columns: repeat(4, minmax(0, 1fr)) !important; } }
+"""
+
 # What every explaining event renders, in this order (InsideTab._render); tests read them by name.
 OUTPUTS = (
     "digits",
@@ -130,7 +141,7 @@ OUTPUTS = (
     "map",
     "filters",
 )
-FILTER_COLUMNS = 8  # 32 filters in 4 rows of 8: each about 60 px, readable in the tab's narrow column
+FILTER_COLUMNS = 8  # 32 filters in 4 rows of 8, each 60 px with 6 px between: readable in the narrow column
 BUILDING = (
     "Building the map of the {n} test digits and the nearest training digits ({s:.0f} s so far; "
     "a minute or two the first time): they appear here by themselves."
@@ -207,11 +218,13 @@ class InsideTab:
                 learn_grid = gr.Image(label="green = right, red = wrong", elem_id="learn-grid")
                 learn_filters = gr.Image(label="First-layer filters", elem_id="learn-filters")
         outs = [digits, about, picker, map_for, status, info, attr, layers, near, digit_map, filters]
-        again = [digits, about, picker, target, model]
+        again = [digits, about, target, model]  # the picked digit rides in `digits`: the timer never reads the radio
         image.upload(self.explain, [image, target, model], outs, preprocess=False, **PRIVATE, **PREDICT)
         random.click(self.random_digit, [target, model], outs, **PRIVATE, **PREDICT)
-        target.change(self.again, again, outs, **PRIVATE, **PREDICT)
-        picker.input(self.again, again, outs, **PRIVATE, **PREDICT)  # input: the visitor's choice, not ours
+        target.change(self.retarget, again, outs, **PRIVATE, **PREDICT)
+        picker.input(
+            self.again, [digits, about, picker, target, model], outs, **PRIVATE, **PREDICT
+        )  # the visitor's choice
         tab.select(self.open_tab, [map_for, model], [map_for, status], **PRIVATE)
         # API `explain` takes a plain file, so a file that is not an image gets mnist_core's message.
         api_image, api_button = gr.File(visible=False, label="image"), gr.Button(visible=False)
@@ -286,7 +299,7 @@ class InsideTab:
         status = "" if predictor.index_ready else self._progress(predictor)
         return {"wanted": True, "shown": None}, status
 
-    def map_tick(self, map_for: dict | None, digits, about: str, pick, target, model: str | None) -> tuple:
+    def map_tick(self, map_for: dict | None, digits, about: str, target, model: str | None) -> tuple:
         """Timer: once the map wanted by this page is ready, show it (with the current digit's place,
         neighbours and agreement); until then the progress line. Nothing is redrawn otherwise."""
         skip = tuple(gr.skip() for _ in OUTPUTS)
@@ -300,7 +313,7 @@ class InsideTab:
             self.warm_index(model)
             return _replace(skip, status=self._progress(predictor))
         if digits:
-            return self._render(predictor, digits, about, _pick(pick, digits), target, model, keep_picker=True)
+            return self._render(predictor, digits, about, _pick(None, digits), target, model, keep_picker=True)
         return _replace(
             skip, map_for={"wanted": True, "shown": _key(model)}, status="", map=map_figure(predictor.inside_index())
         )
@@ -329,6 +342,10 @@ class InsideTab:
         if not digits:
             return _blank()
         return self._render(predictor, digits, about, 0, target, model)
+
+    def retarget(self, digits, about: str, target: str | int | None, model: str | None) -> tuple:
+        """Another target ("why not 9?") for the digit on show."""
+        return self.again(digits, about, None, target, model)
 
     def again(self, digits, about: str, pick, target: str | int | None, model: str | None) -> tuple:
         """The same image with another digit picked or another target ("why not 9?"): the text about the
@@ -364,6 +381,7 @@ class InsideTab:
         ready = predictor.index_ready
         images, number = digits["images"], digits["number"]
         image28 = np.asarray(images[pick], dtype=np.float32)
+        digits = {**digits, "pick": pick}
         index = predictor.inside_index() if ready else None
         try:
             e = explain(predictor.model, image28, index, _target(target), temperature=predictor.temperature)
@@ -399,7 +417,7 @@ class InsideTab:
             png_file(activations_picture(e.activations)),
             neighbours,
             figure,
-            png_file(filters_picture(filters, columns=FILTER_COLUMNS)),
+            png_file(filters_picture(filters, columns=FILTER_COLUMNS, gap=6)),
         )
 
     def random_digit(self, target: str | int | None, model: str | None) -> tuple:
@@ -441,9 +459,9 @@ def _key(model: str | None) -> str:
 
 
 def _pick(pick: Any, digits: dict) -> int:
-    """The picked digit's position, the first when none (or one out of range) is picked."""
+    """The picked digit's position (None: the one on show), the first when none (or one out of range) is."""
     try:
-        i = int(pick)
+        i = int(digits.get("pick", 0) if pick is None else pick)
     except (TypeError, ValueError):
         return 0
     return i if 0 <= i < len(digits["images"]) else 0
