@@ -111,7 +111,8 @@ def test_the_server_tunes_malloc_at_warm_up_for_its_speed_probe():
     body = """
 from types import SimpleNamespace
 from mnist_core.app.context import AppContext
-idle = SimpleNamespace(warm_up=lambda: None, predictor=lambda name: None)
+idle = SimpleNamespace(warm_up=lambda: None, predictor=lambda name: None, retain=lambda *a: None)
+idle.caps = SimpleNamespace(keep_runs=None)
 AppContext.data = lambda self: None
 AppContext(idle, idle).warm_up()
 report()

@@ -35,11 +35,7 @@ class AppContext:
 
     def protected_runs(self) -> set[str]:
         """Runs retention and Delete must leave alone: the running job's and the queued jobs' runs."""
-        protected = getattr(self.jobs, "protected_runs", None)
-        if protected is not None:
-            return set(protected())
-        s = self.jobs.snapshot()  # a manager without a queue: only its current job's run
-        return {s.name} if s.active and s.name else set()
+        return set(self.jobs.protected_runs())
 
     def data(self) -> MNISTTensors:
         """MNIST tensors, loaded once on first use (not at start-up, so the page is served fast)."""
