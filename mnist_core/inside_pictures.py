@@ -99,7 +99,7 @@ def stage_picture(values: np.ndarray, tile: int = 48, bar_height: int = 60) -> I
     return img
 
 
-NAME_SIZE = 22  # px: a 16-tile-wide sheet is shown at half size on a phone, where 11 px still reads
+NAME_SIZE = 28  # px: the 16-tile-wide sheet shows at 0.4 of its size on a phone, where this is 11 px
 
 
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:

@@ -404,7 +404,8 @@ class InsideTab:
         neighbours, figure = [], None
         if ready:
             train = self.ctx.data().train_images
-            neighbours = [(png_file(255 - train[i].numpy()), f"#{i}: {label}") for i, label in e.neighbours]
+            # The label first: a phone's narrow thumbnails cut a caption's end.
+            neighbours = [(png_file(255 - train[i].numpy()), f"{label}: #{i}") for i, label in e.neighbours]
             figure = map_figure(predictor.inside_index(), e.map_position)
             agree = e.neighbour_agreement
             info += f" {agree:.0%} of the 8 nearest training digits are {e.digit}s."
