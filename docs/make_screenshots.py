@@ -27,7 +27,6 @@ from gradio_client import Client  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from mnist_core.search_space import DEFAULT_VARY  # noqa: E402
-from tests.support.inside_page import ask_until_the_map_shows  # noqa: E402
 from tests.support.server import CHROMIUM, CHROMIUM_ARGS, AppServer  # noqa: E402
 from tests.support.strokes import ONE, SEVEN, mouse_stroke, wait_until_drawable  # noqa: E402
 
@@ -90,9 +89,14 @@ def show_draw(page, names: list[str]) -> None:
 
 
 def show_inside(page, names: list[str]) -> None:
-    open_tab(page, "Inside")
-    ask_until_the_map_shows(page)  # the test-set map is built in the background the first time
-    expect(page.locator("#inside-near img").first).to_be_visible(timeout=WAIT)
+    """The Draw tab's "71" explained through "Explain this": the number's picker, its 7, the map by itself."""
+    open_tab(page, "Draw")
+    if page.evaluate("() => !window.drawPad?.image()"):
+        show_draw(page, names)
+    page.locator("#explain-this").click()
+    expect(page.locator("#inside-info")).to_contain_text("Reads the number 71", timeout=WAIT)
+    expect(page.locator("#inside-map .js-plotly-plot")).to_be_visible(timeout=WAIT)  # once built, by itself
+    expect(page.locator("#inside-near img")).to_have_count(8, timeout=WAIT)
 
 
 def show_train(page, names: list[str]) -> None:
