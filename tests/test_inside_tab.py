@@ -113,6 +113,27 @@ def test_opening_the_tab_shows_the_map_by_itself_before_any_digit(lab, small, no
     assert lab.inside.map_tick(None, None, "", None, None) == tuple(gr.skip() for _ in inside.OUTPUTS)
 
 
+def test_a_map_that_cannot_be_built_is_said_once_and_not_tried_again(lab, monkeypatch):
+    import threading
+
+    predictor = lab.ctx.registry.predictor(None)
+    tries: list = []
+
+    def broken(*args, **kwargs):
+        tries.append(1)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(predictor, "inside_index", broken)
+    opened = lab.inside.open_tab(None, None)
+    for thread in [t for t in threading.enumerate() if t.name == "inside-index"]:
+        thread.join()
+    out = _named(lab.inside.map_tick(opened[0], None, "", None, None))
+    assert "could not be built (disk full)" in out["status"] and out["map_for"]["wanted"] is False
+    assert all(o == gr.skip() for o in lab.inside.map_tick(out["map_for"], None, "", None, None))  # the timer stops
+    lab.inside.open_tab(out["map_for"], None)
+    assert tries == [1]  # built once, not again at every tick or opening
+
+
 def test_with_the_map_ready_the_neighbours_and_the_map_show(lab, mnist, small, no_warming):
     _index_ready(lab, small)
     out = _named(lab.inside.random_digit(inside.PREDICTED, None))

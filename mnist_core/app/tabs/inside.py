@@ -179,6 +179,7 @@ class InsideTab:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
         self._warming: dict[str, float] = {}  # checkpoint -> when its map build started (time.monotonic)
+        self._failed: dict[str, str] = {}  # checkpoint -> why its map could not be built (not tried again)
         self._lock = threading.Lock()
 
     def build(self, model: gr.Dropdown, tab: gr.Tab) -> InsideView:
@@ -268,7 +269,7 @@ class InsideTab:
         predictor = self._predictor(model)
         key = str(predictor.path)
         with self._lock:
-            if predictor.index_ready or key in self._warming:
+            if predictor.index_ready or key in self._warming or key in self._failed:
                 return
             self._warming[key] = time.monotonic()
 
@@ -277,6 +278,8 @@ class InsideTab:
                 predictor.inside_index()
             except Exception as exc:  # noqa: BLE001 - the page keeps explaining without the map
                 log.warning("test-set map for %s not built: %s", key, exc)
+                with self._lock:
+                    self._failed[key] = str(exc) or type(exc).__name__
             finally:
                 with self._lock:
                     self._warming.pop(key, None)
@@ -286,7 +289,9 @@ class InsideTab:
     def _progress(self, predictor: Predictor) -> str:
         """The progress line shown while this checkpoint's map is being built."""
         with self._lock:
-            started = self._warming.get(str(predictor.path))
+            started, failed = self._warming.get(str(predictor.path)), self._failed.get(str(predictor.path))
+        if failed:
+            return f"The map of the test set could not be built ({failed}); digits are explained without it."
         seconds = 0.0 if started is None else time.monotonic() - started
         return BUILDING.format(n=f"{len(self.ctx.data().test_labels):,}", s=seconds)
 
@@ -311,7 +316,11 @@ class InsideTab:
             return skip  # the picker names a run that is gone: its own events say so
         if not predictor.index_ready:
             self.warm_index(model)
-            return _replace(skip, status=self._progress(predictor))
+            with self._lock:
+                failed = str(predictor.path) in self._failed
+            # A failed build is not tried again: the timer stops asking until the tab is opened again.
+            stop = {"map_for": {"wanted": False, "shown": None}} if failed else {}
+            return _replace(skip, status=self._progress(predictor), **stop)
         if digits:
             return self._render(predictor, digits, about, _pick(None, digits), target, model, keep_picker=True)
         return _replace(
