@@ -61,7 +61,6 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
         with gr.Tabs() as tabs:
             with gr.Tab("Draw", id="draw"):
                 draw_ui = draw_tab.build(model)  # the pad reads what is drawn by itself (draw_pad.js)
-                explain_this = gr.Button("Explain this", size="md", elem_id="explain-this")
                 drawing = gr.Textbox(visible=False)  # the pad's image, filled in the browser by "Explain this"
             with gr.Tab("Inside", id="inside") as tab:
                 inside_ui = inside_tab.build(
@@ -107,7 +106,7 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
         )
         model.change(None, js="() => { window.drawPad?.send(true); }")  # re-read the drawing
         # "Explain this": the Draw tab's drawing (or photo) explained on the Inside tab, which it opens.
-        explain_this.click(
+        draw_ui.explain.click(
             inside_tab.explain_drawing,
             [drawing, draw_ui.upload, inside_ui.target, model],
             [*inside_ui.explain_outputs, tabs],

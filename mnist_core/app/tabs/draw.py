@@ -96,6 +96,7 @@ class DrawView:
     result: gr.HTML
     random: gr.Button
     upload: gr.Image
+    explain: gr.Button  # "Explain this": wired by app.py to the Inside tab
 
 
 class DrawTab:
@@ -113,6 +114,8 @@ class DrawTab:
                 drawing_pad = pad(self)
             with gr.Column(scale=2, min_width=300):
                 result = gr.HTML(result_html(None), elem_id="draw-result")
+                # Opens the Inside tab on what is shown here (app.py wires it: the Inside tab's handler).
+                explain = gr.Button("Explain this", size="md", elem_id="explain-this")
         with gr.Row():
             random = gr.Button("Random test digit", scale=0, elem_id="random-digit")
             # type="filepath" with preprocess=False: mnist_core reads the file and explains a
@@ -132,7 +135,7 @@ class DrawTab:
         api = dict(inputs=[api_image, model], **PREDICT)
         gr.Button(visible=False).click(self.predict_upload, outputs=api_outs, api_name="predict", **api)
         gr.Button(visible=False).click(self.read_number, outputs=gr.JSON(visible=False), api_name="read_number", **api)
-        return DrawView(pad=drawing_pad, result=result, random=random, upload=upload)
+        return DrawView(pad=drawing_pad, result=result, random=random, upload=upload, explain=explain)
 
     def reading(self, image: Any, model: str | None) -> NumberReading:
         """Read any image (array, PIL image, file path) with the chosen model; bad input or model: gr.Error."""

@@ -379,7 +379,12 @@ class InsideTab:
             return (*self.explain(pixels, target, model, "Your drawing."), inside)
         if upload:
             return (*self.explain(upload, target, model, "Your photo."), inside)
-        return (*_blank("Nothing to explain: draw a digit (or upload a photo) on the Draw tab first."), inside)
+        return (
+            *_blank(
+                "Nothing to explain: draw a digit or upload a photo on the Draw tab (or pick a random test digit here)."
+            ),
+            inside,
+        )
 
     def _render(
         self, predictor: Predictor, digits: dict, about: str, pick: int, target, model: str | None, keep_picker=False
