@@ -97,6 +97,7 @@ def show_inside(page, names: list[str]) -> None:
     expect(page.locator("#inside-info")).to_contain_text("Reads the number 71", timeout=WAIT)
     expect(page.locator("#inside-map .js-plotly-plot")).to_be_visible(timeout=WAIT)  # once built, by itself
     expect(page.locator("#inside-near img")).to_have_count(8, timeout=WAIT)
+    page.mouse.move(0, 0)  # the click left the pointer over a neighbour, which it would show hovered
 
 
 def show_train(page, names: list[str]) -> None:
