@@ -109,7 +109,7 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
         draw_ui.explain.click(
             inside_tab.explain_drawing,
             [drawing, draw_ui.upload, inside_ui.target, model],
-            [*inside_ui.explain_outputs, tabs],
+            [*inside_ui.explain_outputs, inside_ui.image, tabs],
             js="(_, ...rest) => [window.drawPad?.image() ?? null, ...rest]",
             **PRIVATE,
             **PREDICT,

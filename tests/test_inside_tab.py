@@ -188,11 +188,11 @@ def test_explain_this_explains_the_draw_tabs_drawing_on_the_inside_tab(lab, mnis
     buffer = io.BytesIO()
     Image.fromarray(_ink(mnist.test_images[0].numpy())).resize((280, 280)).save(buffer, format="PNG")
     url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-    *out, tabs = lab.inside.explain_drawing(url, None, inside.PREDICTED, None)
+    *out, upload, tabs = lab.inside.explain_drawing(url, None, inside.PREDICTED, None)
     out = _named(tuple(out))
-    assert tabs.selected == "inside"
+    assert tabs.selected == "inside" and upload is None  # the Inside tab's own upload box is emptied
     assert out["info"].startswith("Your drawing. Reads **") and _picture(out["attribution"])
-    *blank, tabs = lab.inside.explain_drawing(None, None, inside.PREDICTED, None)
+    *blank, _, tabs = lab.inside.explain_drawing(None, None, inside.PREDICTED, None)
     assert "draw a digit" in _named(tuple(blank))["info"] and tabs.selected == "inside"
 
 

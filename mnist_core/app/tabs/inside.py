@@ -118,13 +118,17 @@ def learning_picture(images: np.ndarray, labels: np.ndarray, snapshot: dict, sca
 
 # The nearest-digits gallery sized to its content: Gradio's gallery keeps 320-450 px of height and 100 px
 # columns (7.5 of 8 digits showed, then an empty band); here 8 in a row on a desktop, 4 a row on a phone,
-# under the panel's label rather than beneath it.
+# under the panel's label rather than beneath it, each caption under its digit rather than over its lower half.
 CSS = """
 #inside-near .grid-wrap { min-height: 0 !important; max-height: none !important; height: auto !important;
   overflow: visible !important; padding-top: calc(var(--size-2) + 1.8em) !important; }
 #inside-near .grid-container { grid-template-columns: repeat(8, minmax(0, 1fr)) !important;
   grid-template-rows: none !important; grid-auto-rows: auto !important; }
 @media (max-width: 640px) { #inside-near .grid-container { grid-template-columns: repeat(4, minmax(0, 1fr)) !important; } }
+#inside-near .thumbnail-item { aspect-ratio: auto !important; height: auto !important; display: flex; flex-direction: column; }
+#inside-near .thumbnail-item > img { aspect-ratio: 1; height: auto !important; object-fit: contain !important; }
+#inside-near .caption-label { position: static !important; max-width: none !important; border: none !important;
+  border-radius: 0 !important; text-align: center; }
 """
 
 # What every explaining event renders, in this order (InsideTab._render); tests read them by name.
@@ -222,6 +226,7 @@ class InsideTab:
         again = [digits, about, target, model]  # the picked digit rides in `digits`: the timer never reads the radio
         image.upload(self.explain, [image, target, model], outs, preprocess=False, **PRIVATE, **PREDICT)
         random.click(self.random_digit, [target, model], outs, **PRIVATE, **PREDICT)
+        random.click(None, None, image, js="() => null", queue=False, **PRIVATE)  # the photo is no longer explained
         target.change(self.retarget, again, outs, **PRIVATE, **PREDICT)
         picker.input(
             self.again, [digits, about, picker, target, model], outs, **PRIVATE, **PREDICT
@@ -367,24 +372,23 @@ class InsideTab:
         self, drawing: str | None, upload: str | dict | None, target: str | int | None, model: str | None
     ) -> tuple:
         """Draw tab's "Explain this": the pad's drawing (a PNG data URL, None when blank), else the photo in
-        its upload box -> OUTPUTS, and the Inside tab selected."""
+        its upload box -> OUTPUTS, the Inside tab's upload box emptied (it would show another image) and
+        the Inside tab selected."""
         from .draw import decode_drawing
 
-        inside = gr.Tabs(selected="inside")
+        inside = (None, gr.Tabs(selected="inside"))
         if drawing:
             try:
                 pixels = decode_drawing(drawing)
             except ImageError as exc:
                 raise user_error(exc) from None
-            return (*self.explain(pixels, target, model, "Your drawing."), inside)
+            return (*self.explain(pixels, target, model, "Your drawing."), *inside)
         if upload:
-            return (*self.explain(upload, target, model, "Your photo."), inside)
-        return (
-            *_blank(
-                "Nothing to explain: draw a digit or upload a photo on the Draw tab (or pick a random test digit here)."
-            ),
-            inside,
+            return (*self.explain(upload, target, model, "Your photo."), *inside)
+        nothing = (
+            "Nothing to explain: draw a digit or upload a photo on the Draw tab (or pick a random test digit here)."
         )
+        return (*_blank(nothing), *inside)
 
     def _render(
         self, predictor: Predictor, digits: dict, about: str, pick: int, target, model: str | None, keep_picker=False
