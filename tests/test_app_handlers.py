@@ -607,3 +607,19 @@ def test_after_start_the_first_point_is_sent_as_soon_as_the_run_has_one(
     assert lab.ctx.jobs.wait(300)
     ended = lab.curves.first_point({}, [], DEFAULT_NAME)  # no run active: answers at once, as a tick
     assert 'data-status="done"' in ended[0]
+
+
+def test_explain_this_on_the_draw_tab_explains_the_drawing_on_the_inside_tab(lab):
+    """The page wires Draw's "Explain this" to the Inside tab's handler: the pad's drawing (taken in the
+    browser), then the Inside tab's outputs, its upload box and the tabs (it opens the Inside tab)."""
+    demo = app_module.build_demo(lab.ctx.jobs, lab.ctx.registry)
+    config = demo.config
+    ids = {c["props"].get("elem_id"): c["id"] for c in config["components"] if c.get("props", {}).get("elem_id")}
+    button = ids["explain-this"]
+    [dep] = [d for d in config["dependencies"] if [button, "click"] in [list(t) for t in d["targets"]]]
+    assert "drawPad?.image()" in dep["js"] and dep.get("api_visibility") != "public"
+    assert {ids["inside-info"], ids["inside-map"], ids["inside-pick"], ids["inside-upload"]} <= set(dep["outputs"])
+    tabs = [c["id"] for c in config["components"] if c["type"] == "tabs"]
+    assert dep["outputs"][-1] in tabs
+    fn = demo.fns[dep["id"]].fn
+    assert getattr(fn, "__func__", None) is type(fn.__self__).explain_drawing
