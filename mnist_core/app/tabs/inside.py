@@ -1,9 +1,12 @@
 """Inside tab: why the network reads a digit as it does (Integrated Gradients, layers, neighbours, map),
 and "watch it learn" (a fixed grid of test digits and the first-layer filters while a run trains).
 
-The test-set map and the neighbour index are built once per checkpoint (slow the first time), in a
-background thread started when the tab is opened; until then a digit is explained without them and
-the page says the map is being computed. Nothing here blocks the page on that build.
+An image is read as the Draw tab reads it (Predictor.read_number), each digit of a number explainable
+on its own; the Draw tab's "Explain this" sends its drawing here (explain_drawing). The test-set map
+and the neighbour index are built once per checkpoint (slow the first time), in a background thread
+started when the tab is opened or a digit explained; until then digits are explained without them, a
+progress line says so, and the tab's 1 s timer shows the map by itself once ready (map_tick). Nothing
+here blocks the page on that build.
 """
 
 from __future__ import annotations
