@@ -183,6 +183,7 @@ class TrainTab:
             answer = [gr.skip(), f"**Not valid yet:** {problem}", gr.skip()]
             if self.latest.current(token):
                 yield answer
+                yield untouched(answer)
             return
         yield from self._answers(token, self._summary(cfg, preset), cfg, estimate_at=1)
 
@@ -199,15 +200,16 @@ class TrainTab:
         self, token: str | None, outputs: list, cfg: TrainConfig, estimate_at: int = ESTIMATE_AT
     ) -> Iterator[list]:
         """`outputs` at once, then the same with only the probed estimate of `cfg` changed (when a probe is
-        due), each only while `token` is still its page's newest request."""
+        due), each only while `token` is still its page's newest request; then nothing (see `untouched`)."""
         if not self.latest.current(token):
             return
         yield outputs
         probed = self._probe(cfg)
         if probed != gr.skip() and self.latest.current(token):
-            follow = [gr.skip()] * len(outputs)
+            follow = untouched(outputs)
             follow[estimate_at] = probed
             yield follow
+        yield untouched(outputs)
 
     def probe_estimate(self, preset: str | None, *values: Any) -> str:
         """After the instant estimate (form_changed, a fill): when no earlier run gives the speed, time a few
@@ -275,6 +277,14 @@ class TrainTab:
         owner = visitor_id(visitor, request)
         s, line = self.ctx.jobs.look(owner)
         return status_answer(s, line, owner)
+
+
+def untouched(outputs: list) -> list:
+    """An answer that changes none of `outputs`: the last one each of these generators yields. Gradio ends
+    a generator's run by sending its last answer again; were that the form's values, a run that ended after
+    a newer fill (a link's first estimate probing while the visitor picked a preset) would put the old
+    values back: the form showed one recipe and its handlers then read another."""
+    return [gr.skip()] * len(outputs)
 
 
 def status_answer(s: JobState, line: Line, owner: str) -> dict:
