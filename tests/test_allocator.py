@@ -62,7 +62,10 @@ def test_a_step_sized_block_comes_from_the_heap_once_tuned():
     assert _mapped("from mnist_core.allocator import keep_freed_memory\nassert keep_freed_memory()\nreport()") == 0
 
 
-def test_library_training_leaves_malloc_alone():
+def test_library_training_leaves_malloc_alone(mnist):
+    # `mnist`: the data is on disk before the child reads it. A child that had to build it first (the
+    # suite's first use of MNIST, in a fresh clone) freed large blocks, which raises glibc's own mmap
+    # threshold above a step's block: it then read as tuned though nothing had tuned it.
     body = """
 from mnist_core.config import TrainConfig
 from mnist_core.data import load_mnist
