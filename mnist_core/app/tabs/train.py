@@ -71,7 +71,9 @@ class TrainTab:
         if self.ctx.jobs.estimator is None:
             self.ctx.jobs.estimator = self.train_seconds  # the line's expected waits: this tab's estimate
         caps, state = self.ctx.jobs.caps, self.ctx.jobs.snapshot()
-        gr.Markdown("Pick a preset, change what you like, start. One run at a time.")
+        gr.Markdown(
+            "Pick a preset, change what you like, start. One run trains at a time; a Start while another runs waits in line."
+        )
         if caps.limited():  # a Space, or caps set: say which (locally the intro stays one line)
             gr.Markdown(limits_markdown(caps), elem_id="train-limits")
         form = TrainForm(caps)
