@@ -22,6 +22,7 @@ from mnist_core.app.charts import CHART_CSS  # noqa: E402
 from mnist_core.app.context import AppContext  # noqa: E402
 from mnist_core.app.events import PREDICT, PRIVATE  # noqa: E402
 from mnist_core.app.gradio_compat import calm_queue  # noqa: E402
+from mnist_core.app.images import GALLERY_CSS  # noqa: E402
 from mnist_core.app.jobs import JobManager  # noqa: E402
 from mnist_core.app.latest import TOKEN_JS  # noqa: E402
 from mnist_core.app.registry import RunRegistry  # noqa: E402
@@ -122,6 +123,11 @@ def build_demo(jobs: JobManager, registry: RunRegistry) -> gr.Blocks:
     return demo
 
 
+# Charts follow the dark theme with no toolbar over a phone's chart titles; the Inside gallery is sized to
+# its digits; galleries of many digits fill a phone's width.
+PAGE_CSS = CHART_CSS + inside.CSS + GALLERY_CSS
+
+
 def configure_queue(demo: gr.Blocks) -> gr.Blocks:
     """The app's queue: bounded, one event per function at a time, and a calm idle loop."""
     demo.queue(max_size=64, default_concurrency_limit=1)
@@ -148,8 +154,7 @@ def main(argv: list[str] | None = None) -> None:
         show_error=False,
         max_file_size=MAX_UPLOAD,
         prevent_thread_lock=True,
-        css=CHART_CSS
-        + inside.CSS,  # charts follow the dark theme, no toolbar over a phone's chart titles; the gallery's size
+        css=PAGE_CSS,
     )
     # Only now torch, the default model and MNIST: begun before, the warm-up's imports held up the first page.
     threading.Thread(target=AppContext(jobs, registry).warm_up, name="warm-up", daemon=True).start()

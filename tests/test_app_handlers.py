@@ -458,8 +458,10 @@ def test_start_stop_status_and_poll(lab):
     assert list(table.data["yours"]) == ["yes", ""]
     shown = gr.Dataframe(interactive=False).postprocess(table)  # as the page gets it
     columns = shown.headers.index("test accuracy"), shown.headers.index("test loss")
+    seconds = shown.headers.index("train time (s)")
     for row in shown.metadata["display_value"]:  # 0.9610 beside 0.9588, never 0.961
         assert all(len(row[c]) == 6 and row[c][1] == "." for c in columns), row
+        assert len(row[seconds].partition(".")[2]) <= 1, row  # 232.4 s, never 232.400000
     again = lab.curves.poll(seen, [], DEFAULT_NAME)
     assert all(o == gr.skip() for o in again[:-1])  # nothing changed: nothing sent
     gone = lab.curves.poll({}, [], "a-deleted-run")[5]

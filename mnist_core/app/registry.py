@@ -177,7 +177,9 @@ class Listing:
         """`dataframe()` as the page shows it: accuracies and losses with four decimals each (0.9610 beside
         0.9588, where the bare numbers read 0.961) and blanks for what a run lacks; the values stay numbers."""
         table = self.dataframe(mine, only_mine)
-        return table.style.format("{:.4f}", subset=[HEADERS[c] for c in FOUR_DECIMALS], na_rep="")
+        # A Styler shows every other float with six decimals (232.400000 s) unless told otherwise.
+        shown = table.style.format(lambda v: f"{v:g}" if isinstance(v, float) else v, na_rep="")
+        return shown.format("{:.4f}", subset=[HEADERS[c] for c in FOUR_DECIMALS], na_rep="")
 
 
 def _file_key(path: Path) -> tuple[str, int, int] | None:
