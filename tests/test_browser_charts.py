@@ -91,7 +91,10 @@ def _show(page, tab: str) -> None:
     if tab == "Curves":
         overlay = page.get_by_label("Compare with past runs")
         for name in OVERLAID:
+            # Typed first: the page's first tick adds the sweep's trials to the menu, and a bare click on
+            # the list as it re-rendered picked the option that had moved under it (CI: phone-trial1).
             overlay.click()
+            overlay.fill(name)
             page.get_by_role("option", name=name, exact=True).click()
         page.keyboard.press("Escape")
         # One legend entry each (the server's latest run, the sweep's last trial, only if it ended an epoch).
