@@ -131,8 +131,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     if payload.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path.name}: checkpoint format {payload.get('format_version')} is not supported")
     try:
-        # Checkpoints from before TrainConfig.precision existed were all trained in fp32.
-        payload["config"] = TrainConfig.from_dict({"precision": "fp32", **payload["config"]})
+        # Checkpoints from before TrainConfig.precision existed were all trained in fp32, and those from
+        # before not_digits have ten outputs: they load as they were and never refuse.
+        payload["config"] = TrainConfig.from_dict({"precision": "fp32", "not_digits": 0.0, **payload["config"]})
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path.name}: invalid config in checkpoint ({exc})") from None
     return payload

@@ -207,11 +207,10 @@ def cmd_predict(args, parser) -> int:
     rows = []
     for path in args.images:
         try:
-            if args.number:  # {"number": "2026" or None, "digits": [{"digit", "confidence", "box", "top3"}]}
+            if args.number:  # {"kind", "number": "2026" or None, "digits": [{"kind", "digit", "closest", ...}]}
                 rows.append({"input": path, **predictor.read_number(Path(path)).as_json()})
                 continue
-            p = predictor.predict(Path(path))
-            rows.append({"input": path, "digit": p.digit, "probabilities": p.probabilities})
+            rows.append({"input": path, **_answer(predictor.predict(Path(path)))})
         except (ImageError, OSError) as exc:
             rows.append({"input": path, "error": str(exc)})
     if args.random:
@@ -225,8 +224,7 @@ def cmd_predict(args, parser) -> int:
                 {
                     "input": f"test[{i}]",
                     "label": int(data.test_labels[i]),
-                    "digit": p.digit,
-                    "probabilities": p.probabilities,
+                    **_answer(p),
                 }
             )
     if args.json:
@@ -237,13 +235,35 @@ def cmd_predict(args, parser) -> int:
                 print(f"{row['input']}: error: {row['error']}")
                 continue
             if "number" in row:
-                sure = ", ".join(f"{d['digit']} {d['confidence']:.1%}" for d in row["digits"])
-                print(f"{row['input']}: " + ("no digit" if row["number"] is None else f"{row['number']}  ({sure})"))
+                print(f"{row['input']}: {_number_text(row)}")
                 continue
-            shown = "no digit" if row["digit"] is None else f"{row['digit']} ({max(row['probabilities']):.1%})"
             truth = f"  true {row['label']}" if "label" in row else ""
-            print(f"{row['input']}: {shown}{truth}")
+            print(f"{row['input']}: {_digit_text(row)}{truth}")
     return 1 if any("error" in row for row in rows) else 0
+
+
+def _answer(p) -> dict:
+    """A Prediction as the JSON row of `predict`: kind ("digit", "not a digit", "no digit"), the digit
+    (None unless a digit), the closest digit (the hint when refused), probabilities and refusal score."""
+    return {k: v for k, v in p.as_json().items() if k != "confidence"}
+
+
+def _digit_text(row: dict) -> str:
+    if row["kind"] == "no digit":
+        return "no digit"
+    if row["kind"] == "not a digit":
+        return f"not a digit (closest: {row['closest']})"
+    return f"{row['digit']} ({max(row['probabilities']):.1%})"
+
+
+def _number_text(row: dict) -> str:
+    if row["kind"] == "no digit":
+        return "no digit"
+    marks = ", ".join(
+        f"{d['digit']} {d['confidence']:.1%}" if d["kind"] == "digit" else f"not a digit (closest {d['closest']})"
+        for d in row["digits"]
+    )
+    return f"{row['number'] or 'not a digit'}  ({marks})"
 
 
 def cmd_explain(args, parser) -> int:

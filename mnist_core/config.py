@@ -130,6 +130,15 @@ class TrainConfig:
     scale: float = _param(
         0.0, "random zoom range, e.g. 0.1 = 90%..110% (augmentation)", "augmentation", min=0.0, max=0.3
     )
+    not_digits: float = _param(
+        0.25,
+        "non-digits (letters, shapes, scribbles) added per digit in each batch, learned as an 11th answer"
+        " 'not a digit' so the model can refuse them (0: the model never refuses)",
+        "data & seed",
+        min=0.0,
+        max=1.0,
+        search=False,
+    )
     val_size: int = _param(
         5000,
         "images held out of the training set for per-epoch validation",

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .models import as_input
+from .models import as_input, digit_logits
 
 
 @torch.inference_mode()
@@ -38,7 +38,7 @@ class EvalResult:
     recall: list[float]
     misclassified: list[int] = field(repr=False)  # indices into the evaluated set
     predicted: list[int] = field(repr=False)  # predicted label of every image
-    logits: torch.Tensor | None = field(default=None, repr=False)  # (N, 10), for calibration
+    logits: torch.Tensor | None = field(default=None, repr=False)  # (N, 10 or 11), for calibration and refusal
 
     def to_dict(self) -> dict:
         return {
@@ -55,8 +55,9 @@ def evaluate(model: nn.Module, images_u8: torch.Tensor, labels: torch.Tensor) ->
     """Evaluate `model` on uint8 images (N, 28, 28) and their labels."""
     logits = predict_logits(model, images_u8)
     labels = labels.to(logits.device)
-    loss = F.cross_entropy(logits.float(), labels).item()
-    pred = logits.argmax(1)
+    digits = digit_logits(logits)  # a model that can refuse is scored on the digits it reads
+    loss = F.cross_entropy(digits.float(), labels).item()
+    pred = digits.argmax(1)
     confusion = torch.bincount(labels * 10 + pred, minlength=100).reshape(10, 10).cpu()
     hits = confusion.diag().double()
     precision = (hits / confusion.sum(0).clamp(min=1)).tolist()

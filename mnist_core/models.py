@@ -15,6 +15,30 @@ from .config import TrainConfig
 # Mean and standard deviation of the MNIST training pixels (in [0, 1]).
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
+# A model trained with non-digits (TrainConfig.not_digits) has an 11th output, "not a digit", after the
+# ten digits: everything that reads digits reads the first ten (digit_logits), the 11th only refuses.
+DIGITS = 10
+NOT_A_DIGIT = 10  # the index of that output
+
+
+def outputs(cfg: TrainConfig) -> int:
+    """How many outputs the network of `cfg` has: the ten digits, and "not a digit" when it learns one."""
+    return DIGITS + 1 if cfg.not_digits > 0 else DIGITS
+
+
+def digit_logits(logits: torch.Tensor) -> torch.Tensor:
+    """The ten digits' logits of a model's output (10 or 11 columns)."""
+    return logits[..., :DIGITS]
+
+
+def refusal_margin(logits: torch.Tensor) -> torch.Tensor | None:
+    """How much more the model says "not a digit" than its best digit (logit difference), per image;
+    None for a model without that output. The refusal score a threshold is fitted on."""
+    if logits.shape[-1] <= DIGITS:
+        return None
+    return logits[..., NOT_A_DIGIT] - digit_logits(logits).max(-1).values
+
+
 ACTIVATIONS = {
     "relu": nn.ReLU,
     "leaky_relu": lambda: nn.LeakyReLU(0.01),
@@ -70,7 +94,7 @@ def mlp(cfg: TrainConfig) -> nn.Sequential:
         if cfg.dropout:
             layers.append(nn.Dropout(cfg.dropout))
         width = size
-    layers.append(nn.Linear(width, 10))
+    layers.append(nn.Linear(width, outputs(cfg)))
     return nn.Sequential(*layers)
 
 
@@ -94,7 +118,7 @@ def cnn(cfg: TrainConfig) -> nn.Sequential:
         nn.Linear(32 * 5 * 5, 256, bias=not cfg.batch_norm),
         *_norm_act(cfg, 256, conv=False),
         nn.Dropout(cfg.dropout),
-        nn.Linear(256, 10),
+        nn.Linear(256, outputs(cfg)),
     )
 
 
@@ -117,7 +141,7 @@ def cnn_large(cfg: TrainConfig) -> nn.Sequential:
         nn.Linear(128 * 3 * 3, 256, bias=not cfg.batch_norm),
         *_norm_act(cfg, 256, conv=False),
         nn.Dropout(cfg.dropout),
-        nn.Linear(256, 10),
+        nn.Linear(256, outputs(cfg)),
     )
 
 

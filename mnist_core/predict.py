@@ -15,7 +15,7 @@ from torch import nn
 
 from .checkpoint import BUNDLED_DEFAULT, LoadedModel, load_model
 from .config import TrainConfig
-from .models import as_input
+from .models import as_input, digit_logits, refusal_margin
 from .number import split_digits
 from .preprocess import to_mnist
 from .presets import BEST_PRESET, PRESETS
@@ -26,14 +26,29 @@ DEFAULT_RECIPE = PRESETS[BEST_PRESET].values
 
 _train_lock = threading.Lock()
 
+# The three answers to "what is this?": a digit; something drawn that is not a digit (refused by a
+# model that learned to, mnist_core/refusal.py); nothing to read (a blank image).
+DIGIT, NOT_A_DIGIT, NO_DIGIT = "digit", "not a digit", "no digit"
+
 
 @dataclass
 class Prediction:
-    """`digit` is None when there is no digit to read; `image` is the 28x28 input the model saw."""
+    """What one image is (`kind`: DIGIT, NOT_A_DIGIT or NO_DIGIT). `digit` is the digit read, None unless
+    kind is DIGIT; `closest` the digit it looks most like (the hint kept for a refused drawing), None
+    when there is nothing to read. `probabilities` are the ten digits'; `image` the 28x28 input the model
+    saw; `score` and `threshold` the refusal score and the model's threshold (None: it never refuses)."""
 
     digit: int | None
     probabilities: list[float]
     image: np.ndarray | None = None
+    kind: str = DIGIT
+    closest: int | None = None
+    score: float | None = None
+    threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.closest is None and self.digit is not None:
+            self.closest = self.digit
 
     @property
     def confidence(self) -> float:
@@ -42,24 +57,48 @@ class Prediction:
     @classmethod
     def nothing(cls) -> Prediction:
         """No digit to read: all ten probabilities zero."""
-        return cls(None, [0.0] * 10, None)
+        return cls(None, [0.0] * 10, None, kind=NO_DIGIT)
+
+    def as_json(self) -> dict:
+        """{"kind", "digit" (None unless a digit), "closest", "confidence", "probabilities", "score", "threshold"}."""
+        return {
+            "kind": self.kind,
+            "digit": self.digit,
+            "closest": self.closest,
+            "confidence": self.confidence,
+            "probabilities": list(self.probabilities),
+            "score": self.score,
+            "threshold": self.threshold,
+        }
 
 
 @dataclass(frozen=True)
 class DigitReading:
-    """One digit of a number: the ten probabilities it was read with, its box and the 28x28 image the model saw.
+    """One mark of a number: the ten probabilities it was read with, its box and the 28x28 image the model
+    saw; `refused` when the model says it is not a digit (`closest` is then only the hint).
 
     `box` is (x0, y0, x1, y1) in the input's own pixels (x1, y1 exclusive), whatever the input's size.
     """
 
-    digit: int
+    closest: int
     probabilities: list[float]
     box: tuple[int, int, int, int]
     image28: np.ndarray
+    refused: bool = False
+    score: float | None = None
+
+    @property
+    def digit(self) -> int | None:
+        """The digit read, None when the mark is refused as not a digit."""
+        return None if self.refused else self.closest
+
+    @property
+    def kind(self) -> str:
+        return NOT_A_DIGIT if self.refused else DIGIT
 
     @property
     def confidence(self) -> float:
-        return self.probabilities[self.digit]
+        return self.probabilities[self.closest]
 
     def top(self, k: int = 3) -> list[tuple[int, float]]:
         """The k likeliest digits with their probabilities, likeliest first (the first is `digit`)."""
@@ -67,9 +106,11 @@ class DigitReading:
         return [(d, self.probabilities[d]) for d in order[:k]]
 
     def as_json(self) -> dict:
-        """{"digit", "confidence", "box", "top3": [[digit, probability], ...]}: plain types."""
+        """{"kind", "digit" (None if refused), "closest", "confidence", "box", "top3": [[digit, probability], ...]}."""
         return {
+            "kind": self.kind,
             "digit": self.digit,
+            "closest": self.closest,
             "confidence": self.confidence,
             "box": list(self.box),
             "top3": [list(pair) for pair in self.top(3)],
@@ -78,18 +119,27 @@ class DigitReading:
 
 @dataclass(frozen=True)
 class NumberReading:
-    """The digits of an image, left to right, from one forward pass; no digits when there is nothing to read."""
+    """The marks of an image, left to right, from one forward pass; no marks when there is nothing to read."""
 
     digits: list[DigitReading]
 
     @property
+    def kind(self) -> str:
+        """NO_DIGIT (nothing drawn), NOT_A_DIGIT (some mark is refused) or DIGIT (every mark is a digit)."""
+        if not self.digits:
+            return NO_DIGIT
+        return NOT_A_DIGIT if any(d.refused for d in self.digits) else DIGIT
+
+    @property
     def number(self) -> str | None:
-        """The digits as a string ("2026"), or None when there is none."""
-        return "".join(str(d.digit) for d in self.digits) or None
+        """The digits as a string ("2026"); None when there is none or a mark is not a digit."""
+        if self.kind != DIGIT:
+            return None
+        return "".join(str(d.digit) for d in self.digits)
 
     def as_json(self) -> dict:
-        """The API's answer: {"number": "2026" or None, "digits": [{"digit", "confidence", "box", "top3"}, ...]}."""
-        return {"number": self.number, "digits": [d.as_json() for d in self.digits]}
+        """The API's answer: {"kind", "number": "2026" or None, "digits": [DigitReading.as_json(), ...]}."""
+        return {"kind": self.kind, "number": self.number, "digits": [d.as_json() for d in self.digits]}
 
 
 def ensure_default_model(path: Path = BUNDLED_DEFAULT, progress: Callable[[str], None] = print) -> Path:
@@ -118,6 +168,9 @@ class Predictor:
         self.path = path
         # Fitted on the validation split at the end of training (mnist_core/calibrate.py); older files: 1.
         self.temperature = float(loaded.payload.get("temperature") or 1.0)
+        # The refusal threshold, fitted there too (mnist_core/refusal.py); None: this model never refuses.
+        refusal = loaded.payload.get("refusal")
+        self.threshold: float | None = float(refusal["threshold"]) if refusal else None
         self._index_lock = threading.Lock()
         self._index = None
 
@@ -129,9 +182,22 @@ class Predictor:
 
     @torch.inference_mode()
     def probabilities(self, images28: np.ndarray) -> np.ndarray:
-        """Softmax probabilities for float images (N, 28, 28) in [0, 1]."""
-        x = as_input(images28, next(self.model.parameters()).device)
-        return torch.softmax(self.model(x).float() / self.temperature, dim=1).cpu().numpy()
+        """The ten digits' softmax probabilities for float images (N, 28, 28) in [0, 1]."""
+        return self.read(images28)[0]
+
+    @torch.inference_mode()
+    def read(self, images28: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """One forward pass over float images (N, 28, 28): the ten digits' probabilities (N, 10) at the
+        calibrated temperature, and each image's refusal score (N,), None for a model that never refuses."""
+        logits = self.model(as_input(images28, next(self.model.parameters()).device)).float()
+        probabilities = torch.softmax(digit_logits(logits) / self.temperature, dim=1).cpu().numpy()
+        if self.threshold is None:
+            return probabilities, None
+        return probabilities, refusal_margin(logits).cpu().numpy()
+
+    def refuses(self, score: float | None) -> bool:
+        """Whether a refusal score is over this model's threshold (a model without one never refuses)."""
+        return self.threshold is not None and score is not None and score > self.threshold
 
     def predict(self, image: Any) -> Prediction:
         """Read one image: PIL, numpy (L/RGB/RGBA uint8), file path, or Gradio's sketch dict."""
@@ -145,23 +211,35 @@ class Predictor:
         crops = split_digits(image)
         if not crops:
             return NumberReading([])
-        probabilities = self.probabilities(np.stack([crop.image28 for crop in crops]))
-        return NumberReading(
-            [
-                DigitReading(int(p.argmax()), p.astype(float).tolist(), crop.box, crop.image28)
-                for crop, p in zip(crops, probabilities)
-            ]
-        )
+        probabilities, scores = self.read(np.stack([crop.image28 for crop in crops]))
+        marks = []
+        for i, (crop, p) in enumerate(zip(crops, probabilities)):
+            score = None if scores is None else float(scores[i])
+            marks.append(
+                DigitReading(int(p.argmax()), p.astype(float).tolist(), crop.box, crop.image28, self.refuses(score), score)
+            )
+        return NumberReading(marks)
 
     def predict_batch(self, images: list[Any]) -> list[Prediction]:
-        """Read many images with one forward pass; blank ones get digit=None."""
+        """Read many images with one forward pass; blank ones are NO_DIGIT, refused ones NOT_A_DIGIT."""
         small = [to_mnist(image) for image in images]
         readable = [i for i, s in enumerate(small) if s is not None]
         results = [Prediction.nothing() for _ in images]
         if readable:
-            probs = self.probabilities(np.stack([small[i] for i in readable]))
-            for i, p in zip(readable, probs):
-                results[i] = Prediction(int(p.argmax()), p.astype(float).tolist(), small[i])
+            probs, scores = self.read(np.stack([small[i] for i in readable]))
+            for row, (i, p) in enumerate(zip(readable, probs)):
+                score = None if scores is None else float(scores[row])
+                closest = int(p.argmax())
+                refused = self.refuses(score)
+                results[i] = Prediction(
+                    None if refused else closest,
+                    p.astype(float).tolist(),
+                    small[i],
+                    kind=NOT_A_DIGIT if refused else DIGIT,
+                    closest=closest,
+                    score=score,
+                    threshold=self.threshold,
+                )
         return results
 
     def inside_index(self, data=None, cache: Any = "default", method: str | None = None):
@@ -209,4 +287,4 @@ class Predictor:
         if small is None:
             return explain(self.model, None)
         index = self.inside_index(data, cache, method) if use_index else None
-        return explain(self.model, small, index, target, temperature=self.temperature)
+        return explain(self.model, small, index, target, temperature=self.temperature, threshold=self.threshold)

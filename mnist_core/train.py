@@ -29,8 +29,9 @@ from .config import TrainConfig
 from .data import MNISTTensors, load_mnist_cached, split_indices
 from .device import precision_autocast, resolve_device
 from .evaluate import as_input, evaluate
-from .models import build_model
+from .models import NOT_A_DIGIT, build_model, digit_logits
 from .optim import Optimizer, Schedule, make_schedule
+from .refusal import fit_refusal
 
 # About this many step-loss points per epoch reach the callback: enough for a smooth curve, few
 # enough that reading the loss back from a GPU does not stall the pipeline.
@@ -38,6 +39,9 @@ STEP_POINTS_PER_EPOCH = 50
 # Mid-epoch validation ('val' events, asked for by sweeps to prune within one epoch) scores this many
 # validation images: ~0.3 s for the cnn on two CPU cores, against ~1.5 s for the usual 5,000.
 VAL_POINT_IMAGES = 1000
+# At most this many generated non-digits (nondigits.bank) for a run that learns to refuse: about 80 s to
+# make once per machine; each batch draws from them at random, warped as the digits are.
+BANK_IMAGES = 24_000
 
 
 @dataclass(kw_only=True)
@@ -131,6 +135,7 @@ class _Run:
     train_idx: torch.Tensor  # the images this run trains on (a step indexes train_x through it)
     val_x: torch.Tensor
     val_y: torch.Tensor
+    outliers: torch.Tensor | None  # the non-digits on the device, uint8, when the model learns to refuse
     model: nn.Module
     optimizer: Optimizer
     schedule: Schedule
@@ -200,6 +205,11 @@ def _set_up(cfg: TrainConfig, data: MNISTTensors, val_points: int) -> _Run:
     if cfg.batch_size > n:  # validate() checked against MNIST; `data` may be a smaller set
         raise ValueError(f"batch_size: {cfg.batch_size} is larger than the training set ({n} images)")
     steps_per_epoch = math.ceil(n / cfg.batch_size)
+    outliers = None
+    if cfg.not_digits > 0:  # made once per machine and cached (nondigits.bank), before the model is seeded
+        from .nondigits import bank
+
+        outliers = bank(min(BANK_IMAGES, math.ceil(n * cfg.not_digits))).to(device)
     # Seeded in this order (model, then shuffle and augmentation generators): the same seed, the same weights.
     torch.manual_seed(cfg.seed)
     model = build_model(cfg).to(device)
@@ -220,6 +230,7 @@ def _set_up(cfg: TrainConfig, data: MNISTTensors, val_points: int) -> _Run:
         train_idx=train_idx.to(device),
         val_x=val_x,
         val_y=val_y,
+        outliers=outliers,
         model=model,
         optimizer=optimizer,
         schedule=schedule,
@@ -249,11 +260,11 @@ def _one_epoch(run: _Run, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
         idx = order[batch_start : batch_start + cfg.batch_size]
         if len(idx) < 2 and cfg.batch_norm:
             continue  # BatchNorm cannot train on a single sample
-        x = random_affine(as_input(run.train_x[idx], device), cfg.rotation, cfg.shift, cfg.scale, run.augment_gen)
-        y = run.train_y[idx]
+        x, y = _batch(run, idx)
         with autocast:
             logits = model(x)
         loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+        digits = len(idx)  # the batch's first rows; any after them are non-digits
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -262,7 +273,7 @@ def _one_epoch(run: _Run, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
             optimizer.follow(run.schedule, run.step)
         detached = loss.detach()
         loss_sum += detached * len(idx)
-        correct += (logits.detach().argmax(1) == y).sum()
+        correct += (digit_logits(logits.detach()[:digits]).argmax(1) == y[:digits]).sum()
         window_loss += detached
         window_steps += 1
         # The first step reports at once: the live curve's first point (the untrained loss) is what
@@ -286,6 +297,19 @@ def _one_epoch(run: _Run, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
             window_start += spent
     run.train_seconds += time.perf_counter() - epoch_start
     return loss_sum, correct
+
+
+def _batch(run: _Run, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images `idx` and their labels, then (when the model learns to refuse) round(len(idx) *
+    not_digits) non-digits drawn at random from the bank, labelled NOT_A_DIGIT; all warped alike."""
+    cfg = run.cfg
+    x, y = run.train_x[idx], run.train_y[idx]
+    if run.outliers is not None:
+        k = round(len(idx) * cfg.not_digits)
+        pick = torch.randint(len(run.outliers), (k,), generator=run.augment_gen).to(run.device)
+        x = torch.cat([x, run.outliers[pick]])
+        y = torch.cat([y, torch.full((k,), NOT_A_DIGIT, dtype=y.dtype, device=y.device)])
+    return random_affine(as_input(x, run.device), cfg.rotation, cfg.shift, cfg.scale, run.augment_gen), y
 
 
 def _step_event(run: _Run, epoch: int, loss: float, elapsed: float, rate: float) -> None:
@@ -342,8 +366,11 @@ def _finish(run: _Run) -> TrainResult:
         test = evaluate(run.model, run.data.test_images, run.data.test_labels)
         metrics.update(test_accuracy=test.accuracy, test_loss=test.loss)
         # Calibrated confidence (mnist_core/calibrate.py); None without a validation split.
-        temperature = fit_temperature(run.val_logits, run.val_y) if run.val_logits is not None else None
-        run.save(metrics, stopped=run.stopped, **{**run.extra, "temperature": temperature})
+        temperature, refusal = None, None
+        if run.val_logits is not None:
+            temperature = fit_temperature(run.val_logits, run.val_y)
+            refusal = fit_refusal(run.val_logits)  # None for a model that never refuses
+        run.save(metrics, stopped=run.stopped, **{**run.extra, "temperature": temperature, "refusal": refusal})
     message = "stopped" if run.stopped else "done"
     if run.stopped:
         message += (
