@@ -4,10 +4,12 @@
 features of the training digits (for nearest neighbours) and of the test digits, the test
 digits' predictions, and their 2-D map (PCA by default; benchmarks/RESULTS.md compares it with
 UMAP and t-SNE, which draw slightly tighter clusters but take minutes on a busy 2-core CPU; UMAP
-needs the optional umap-learn). Building it takes seconds to minutes, so it is cached next to the checkpoint in
-`<checkpoint>.inside.npz`, keyed by the checkpoint's SHA-256, the data's fingerprint and the map
-method: a stale, truncated or foreign cache is rebuilt, never trusted. The cache is plain arrays
-(np.load with allow_pickle=False), so reading it can run no code.
+needs the optional umap-learn), and how far a sample of test digits lies from its nearest training
+digit (`test_nearest`: a new image's distance is called near or far against it). Building it takes
+seconds to minutes, so it is cached next to the checkpoint in `<checkpoint>.inside.npz`, keyed by
+the checkpoint's SHA-256, the data's fingerprint and the map method: a stale, truncated or foreign
+cache is rebuilt, never trusted. The cache is plain arrays (np.load with allow_pickle=False), so
+reading it can run no code.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,13 +28,14 @@ from torch import nn
 from .atomic import atomic_write
 from .data import MNISTTensors, load_mnist_cached
 from .layers import forward_stages
-from .models import as_input
+from .models import as_input, digit_logits
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: test_nearest (the typical distance of a test digit to its nearest training digit)
 CACHE_SUFFIX = ".inside.npz"
 MAP_METHODS = ("umap", "tsne", "pca")
 DEFAULT_MAP = "pca"  # benchmarks/RESULTS.md, "Look inside": seconds, where UMAP and t-SNE took many minutes
 PLACE_NEIGHBOURS = 10  # a new digit goes to the mean map position of its 10 nearest test digits
+NEAREST_SAMPLE = 1000  # test digits whose nearest training digit sets "typical" (one matmul: a second or two)
 _DEFAULT = object()
 
 
@@ -49,7 +52,7 @@ def hidden_features(
         for start in range(0, len(images), batch_size):
             out = forward_stages(model, as_input(images[start : start + batch_size], device), keep_stages=False)
             feats.append(out.features.float().cpu())
-            preds.append(out.logits.argmax(1).cpu())
+            preds.append(digit_logits(out.logits).argmax(1).cpu())  # a digit, never "not a digit"
     finally:
         model.train(was_training)
     if not feats:
@@ -92,7 +95,8 @@ def embed_2d(features: np.ndarray, method: str = DEFAULT_MAP, seed: int = 0) -> 
 
 @dataclass
 class InsideIndex:
-    """Features and the 2-D map of one checkpoint; `neighbours` and `place` answer for a new digit."""
+    """Features and the 2-D map of one checkpoint; `neighbours` and `place` answer for a new digit,
+    `typical_distance` and `farther_than` say whether it lies near the training digits or far."""
 
     train_features: np.ndarray  # (N, D) unit rows (float16 on disk, float32 in memory)
     train_labels: np.ndarray  # (N,) int64
@@ -102,16 +106,38 @@ class InsideIndex:
     map_xy: np.ndarray  # (M, 2) float32 in [-1, 1]
     method: str
     build_seconds: float = 0.0
+    # Sorted cosine distances of up to NEAREST_SAMPLE test digits to their nearest training digit.
+    test_nearest: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
     def __post_init__(self) -> None:
         # One conversion here instead of one per query: a float16 matmul is slow on CPU.
         self.train_features = np.ascontiguousarray(self.train_features, dtype=np.float32)
         self.test_features = np.ascontiguousarray(self.test_features, dtype=np.float32)
+        self.test_nearest = np.sort(np.asarray(self.test_nearest, dtype=np.float32))
 
     def neighbours(self, feature: np.ndarray, k: int = 8) -> list[tuple[int, int]]:
         """The k training digits nearest (cosine) to one feature vector: [(train_index, label)], nearest first."""
-        idx = _nearest(self.train_features, feature, k)
-        return [(int(i), int(self.train_labels[i])) for i in idx]
+        return [(i, label) for i, label, _ in self.neighbour_distances(feature, k)]
+
+    def neighbour_distances(self, feature: np.ndarray, k: int = 8) -> list[tuple[int, int, float]]:
+        """As `neighbours`, each with its cosine distance (1 - cosine similarity, 0 = same direction):
+        [(train_index, label, distance)], nearest first."""
+        query = unit_rows(np.asarray(feature, dtype=np.float32).reshape(1, -1))[0]
+        scores = self.train_features @ query
+        idx = _top(scores, k)
+        return [(int(i), int(self.train_labels[i]), max(0.0, 1.0 - float(scores[i]))) for i in idx]
+
+    @property
+    def typical_distance(self) -> float | None:
+        """The median distance of a test digit to its nearest training digit (None for an index without them)."""
+        return float(np.median(self.test_nearest)) if len(self.test_nearest) else None
+
+    def farther_than(self, distance: float) -> float | None:
+        """The share of test digits nearer their nearest training digit than `distance`: 0.99 = farther from
+        training than 99% of test digits are (None for an index without them)."""
+        if not len(self.test_nearest):
+            return None
+        return float(np.searchsorted(self.test_nearest, distance, side="left") / len(self.test_nearest))
 
     def place(self, feature: np.ndarray, k: int = PLACE_NEIGHBOURS) -> tuple[float, float]:
         """Where a new digit falls on the map: the mean position of its k nearest test digits.
@@ -130,10 +156,28 @@ class InsideIndex:
 
 def _nearest(table: np.ndarray, feature: np.ndarray, k: int) -> np.ndarray:
     query = unit_rows(np.asarray(feature, dtype=np.float32).reshape(1, -1))[0]
-    scores = table @ query
+    return _top(table @ query, k)
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k highest scores, highest first."""
     k = min(k, len(scores))
     top = np.argpartition(-scores, k - 1)[:k]
     return top[np.argsort(-scores[top], kind="stable")]
+
+
+def nearest_distances(
+    train_unit: np.ndarray, test_unit: np.ndarray, sample: int = NEAREST_SAMPLE, seed: int = 0
+) -> np.ndarray:
+    """Sorted cosine distances of up to `sample` test digits (a fixed random choice) to their nearest
+    training digit: what "near" means for this model, to judge a new image's distance by."""
+    if not len(train_unit) or not len(test_unit):
+        return np.zeros(0, np.float32)
+    rows = np.random.default_rng(seed).permutation(len(test_unit))[:sample]
+    best = [
+        (test_unit[rows[start : start + 250]] @ train_unit.T).max(1) for start in range(0, len(rows), 250)
+    ]  # 250 rows at a time: 60 MB of similarities against 60,000 training digits
+    return np.sort(np.clip(1.0 - np.concatenate(best), 0.0, None)).astype(np.float32)
 
 
 def build_index(
@@ -148,12 +192,15 @@ def build_index(
     train_f, _ = hidden_features(model, data.train_images)
     test_f, test_pred = hidden_features(model, data.test_images)
     log(f"features of {len(train_f)} training and {len(test_f)} test digits: {time.perf_counter() - started:.1f} s")
-    test_unit = unit_rows(test_f)
+    test_unit, train_unit = unit_rows(test_f), unit_rows(train_f)
     map_started = time.perf_counter()
     xy = embed_2d(test_unit, method)
     log(f"{method} map of {len(test_f)} test digits: {time.perf_counter() - map_started:.1f} s")
+    near_started = time.perf_counter()
+    nearest = nearest_distances(train_unit, test_unit)
+    log(f"nearest training digit of {len(nearest)} test digits: {time.perf_counter() - near_started:.1f} s")
     return InsideIndex(
-        train_features=unit_rows(train_f),
+        train_features=train_unit,
         train_labels=np.asarray(data.train_labels, dtype=np.int64),
         test_features=test_unit,
         test_labels=np.asarray(data.test_labels, dtype=np.int64),
@@ -161,6 +208,7 @@ def build_index(
         map_xy=xy,
         method=method,
         build_seconds=time.perf_counter() - started,
+        test_nearest=nearest,
     )
 
 
@@ -194,7 +242,15 @@ def cache_key(checkpoint: str | os.PathLike, data: MNISTTensors, method: str) ->
     return f"v{CACHE_VERSION}|{file_sha256(checkpoint)}|{data_fingerprint(data)}|{method}"
 
 
-_ARRAYS = ("train_features", "train_labels", "test_features", "test_labels", "test_predictions", "map_xy")
+_ARRAYS = (
+    "train_features",
+    "train_labels",
+    "test_features",
+    "test_labels",
+    "test_predictions",
+    "map_xy",
+    "test_nearest",
+)
 
 
 def read_cache(path: Path, key: str) -> InsideIndex | None:
@@ -216,6 +272,9 @@ def read_cache(path: Path, key: str) -> InsideIndex | None:
         and arrays["test_predictions"].shape == (m,)
         and arrays["map_xy"].shape == (m, 2)
         and np.isfinite(arrays["map_xy"]).all()
+        and arrays["test_nearest"].ndim == 1
+        and len(arrays["test_nearest"]) <= m
+        and np.isfinite(arrays["test_nearest"]).all()
     ):
         return None
     return InsideIndex(**arrays, method=method, build_seconds=seconds)

@@ -10,6 +10,11 @@ sixteenth of the cost; their sum can miss the logit change by ~20%, so read the 
 With a black baseline, blank pixels get exactly zero: the map says which strokes counted, not
 where missing ink would have helped.
 
+A model that can refuse (an 11th output "not a digit" and a fitted threshold) is explained with its
+refusal: the score (models.refusal_margin, from the same forward pass) against the threshold, as
+Predictor.predict decides it, and how far the image lies from the training digits in feature space
+(the cosine distance to its nearest ones, against the typical distance of a test digit to its nearest).
+
 For "watch it learn", `LearningProbe` reads a fixed set of test digits and the first-layer filters
 from a model while it trains, cheaply enough to run at every step event.
 """
@@ -25,21 +30,32 @@ from torch import nn
 from .data import MNISTTensors
 from .embedding import InsideIndex
 from .layers import first_layer_filters, forward_stages
-from .models import as_input
+from .models import as_input, digit_logits, refusal_margin
+from .predict import DIGIT, NO_DIGIT, NOT_A_DIGIT
 
 METHOD = "Integrated Gradients"
 IG_STEPS = 32  # map correlation with 512 steps: median 0.992, min 0.973 (20 test digits); RESULTS.md
 NOTHING = "nothing to explain: no digit found in the image"
+# How far an image lies from the training digits, by the share of test digits nearer to theirs.
+FAR, FARTHER = 0.99, 0.9
 
 
 @dataclass
 class Explanation:
-    """One digit explained. `digit` is None (and `message` says why) when the image holds no digit.
+    """One image explained, with the three answers of Prediction (`kind`: DIGIT, NOT_A_DIGIT, NO_DIGIT).
 
-    - `attribution`: float32 (28, 28), positive = evidence for `target` (the prediction unless asked).
+    `digit` is the digit read, None when refused or blank (as in Prediction); `closest` the digit it
+    looks most like (the hint for a refused image, and the attribution's default target), None when
+    blank. `message` says why when there is no digit (blank, or refused).
+    - `attribution`: float32 (28, 28), positive = evidence for `target` (`closest` unless asked).
     - `activations`: [(stage name, array)] in order; conv stages (C, H, W), dense stages (D,), and
-      "output" the ten probabilities.
-    - `neighbours`: [(train_index, label)] of the 8 nearest training digits, nearest first.
+      "output" the ten digits' probabilities.
+    - `score`, `threshold`: the refusal score (logit "not a digit" - best digit's; None for a model
+      without that output) and the model's threshold (None: it never refuses); refused when above it.
+    - `neighbours`: [(train_index, label)] of the 8 nearest training digits, nearest first, and
+      `neighbour_distances` their cosine distances in feature space (ascending).
+    - `typical_distance`: the median distance of a test digit to its nearest training digit, and
+      `farther_than` the share of test digits nearer to theirs than this image is (None without them).
     - `map_position`: (x, y) on the test-set map (InsideIndex.map_xy, in [-1, 1]).
     """
 
@@ -53,17 +69,52 @@ class Explanation:
     neighbours: list[tuple[int, int]] = field(default_factory=list)
     map_position: tuple[float, float] | None = None
     message: str = ""
+    kind: str = DIGIT
+    closest: int | None = None
+    score: float | None = None
+    threshold: float | None = None
+    neighbour_distances: list[float] = field(default_factory=list)
+    typical_distance: float | None = None
+    farther_than: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.closest is None and self.digit is not None:
+            self.closest = self.digit
+
+    @property
+    def refused(self) -> bool:
+        """Whether the model says this is not a digit (its score above its threshold)."""
+        return self.kind == NOT_A_DIGIT
 
     @property
     def neighbour_agreement(self) -> float:
-        """Share of the nearest training digits that carry the predicted label."""
-        if not self.neighbours or self.digit is None:
+        """Share of the nearest training digits that carry the digit read (the closest one, if refused)."""
+        if not self.neighbours or self.closest is None:
             return 0.0
-        return sum(label == self.digit for _, label in self.neighbours) / len(self.neighbours)
+        return sum(label == self.closest for _, label in self.neighbours) / len(self.neighbours)
+
+    @property
+    def how_far(self) -> str | None:
+        """The nearest training digit's distance in words, against the test digits' to theirs: "far"
+        (farther than FAR of them), "farther than usual" (FARTHER) or "close"; None without them."""
+        if self.farther_than is None:
+            return None
+        if self.farther_than >= FAR:
+            return "far"
+        return "farther than usual" if self.farther_than >= FARTHER else "close"
 
 
 def nothing_to_explain(message: str = NOTHING) -> Explanation:
-    return Explanation(digit=None, probabilities=[0.0] * 10, message=message)
+    """The explanation of a blank image: nothing read, nothing drawn."""
+    return Explanation(digit=None, probabilities=[0.0] * 10, message=message, kind=NO_DIGIT)
+
+
+def refusal_message(closest: int, score: float, threshold: float) -> str:
+    """The one line that says why an image was refused (Explanation.message, printed by the CLI)."""
+    return (
+        f"not a digit: its 'not a digit' score {score:.2f} is above the model's threshold {threshold:.2f}"
+        f" (closest digit: {closest})"
+    )
 
 
 def check_target(target: int | None) -> int | None:
@@ -96,35 +147,50 @@ def explain(
     target: int | None = None,
     neighbours: int = 8,
     temperature: float = 1.0,
+    threshold: float | None = None,
 ) -> Explanation:
-    """Explain one float (28, 28) digit in [0, 1] (None = blank) for a model in eval mode.
+    """Explain one float (28, 28) image in [0, 1] (None = blank) for a model in eval mode.
 
-    `temperature` divides the logits, as Predictor does (the checkpoint's calibration).
-
-    Without an `index` the neighbours and map position stay empty (the rest is computed).
+    `temperature` divides the digits' logits and `threshold` refuses by the refusal score, as
+    Predictor does (the checkpoint's calibration; None: never refuses), from this one forward pass.
+    Without an `index` the neighbours, their distances and the map position stay empty.
     """
     target = check_target(target)
     if image28 is None:
         return nothing_to_explain()
     with torch.inference_mode():
         out = forward_stages(model, as_input(image28, next(model.parameters()).device))
-        probs = torch.softmax(out.logits.float() / temperature, 1)[0].cpu().numpy()
+        logits = out.logits.float()
+        probs = torch.softmax(digit_logits(logits) / temperature, 1)[0].cpu().numpy()
+        margin = refusal_margin(logits)
         stages = [(name, t[0].float().cpu().numpy()) for name, t in out.stages[:-1]]
         stages.append(("output", probs.astype(np.float32)))
         feature = out.features[0].float().cpu().numpy()
-    digit = int(probs.argmax())
-    wanted = digit if target is None else target
+    closest = int(probs.argmax())
+    score = None if margin is None else float(margin[0])
+    refused = threshold is not None and score is not None and score > threshold  # as Predictor.refuses
+    wanted = closest if target is None else target
     result = Explanation(
-        digit=digit,
+        digit=None if refused else closest,
         probabilities=probs.astype(float).tolist(),
         image=np.asarray(image28, dtype=np.float32),
         target=wanted,
         attribution=attribute(model, image28, wanted),
         activations=stages,
+        message=refusal_message(closest, score, threshold) if refused else "",
+        kind=NOT_A_DIGIT if refused else DIGIT,
+        closest=closest,
+        score=score,
+        threshold=threshold,
     )
     if index is not None:
-        result.neighbours = index.neighbours(feature, neighbours)
+        near = index.neighbour_distances(feature, neighbours)
+        result.neighbours = [(i, label) for i, label, _ in near]
+        result.neighbour_distances = [d for _, _, d in near]
         result.map_position = index.place(feature)
+        result.typical_distance = index.typical_distance
+        if near:
+            result.farther_than = index.farther_than(near[0][2])
     return result
 
 
@@ -175,7 +241,7 @@ class LearningProbe:
         try:
             with torch.inference_mode():
                 device = next(model.parameters()).device
-                preds = model(self.images.to(device)).argmax(1).cpu().numpy()
+                preds = digit_logits(model(self.images.to(device))).argmax(1).cpu().numpy()
         finally:
             model.train(was_training)
         return LearningSnapshot(preds, preds == self.labels, first_layer_filters(model).numpy())

@@ -139,7 +139,9 @@ def test_with_the_map_ready_the_neighbours_and_the_map_show(lab, mnist, small, n
     out = _named(lab.inside.random_digit(inside.PREDICTED, None))
     info, figure, near = out["info"], out["map"], out["neighbours"]
     assert "Test digit #" in info and "nearest training digits" in info and out["status"] == ""
-    assert len(near) == 8 and all(Path(p).exists() and re.fullmatch(r"\d: #\d+", caption) for p, caption in near)
+    assert len(near) == 8 and all(
+        Path(p).exists() and re.fullmatch(r"\d · \d\.\d\d · #\d+", caption) for p, caption in near
+    )
     assert isinstance(figure, go.Figure)
     names = [trace.name for trace in figure.data]
     assert names == [*map(str, range(10)), "misread", "this digit"]

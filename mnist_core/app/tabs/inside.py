@@ -7,11 +7,17 @@ and the neighbour index are built once per checkpoint (slow the first time), in 
 started when the tab is opened or a digit explained; until then digits are explained without them, a
 progress line says so, and the tab's 1 s timer shows the map by itself once ready (map_tick). Nothing
 here blocks the page on that build.
+
+A mark the model refuses ("not a digit") is explained as such: its refusal score against the model's
+threshold, the digit it looks most like, and how far its nearest training digits are (their distances
+in the gallery's captions), all as mnist_core.explain computed them. A model that cannot refuse (no
+threshold) shows nothing about refusal.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -40,6 +46,8 @@ log = logging.getLogger("mnist_app")
 PREDICTED = "the predicted digit"
 TARGETS = [PREDICTED, *[str(d) for d in range(10)]]
 BLANK = "Nothing to explain: upload an image with a digit, or pick a random test digit."
+REFUSED_MARK = "?"  # a refused mark in the number read, as the Draw tab shows it (draw_view.REFUSED_MARK)
+NEAR_LABEL = "8 nearest training digits (label · distance · #index)"
 _HEX = ["#{:02x}{:02x}{:02x}".format(*c) for c in LABEL_COLOURS]
 
 
@@ -215,9 +223,7 @@ class InsideTab:
             with gr.Column(scale=2):
                 status = gr.Markdown("", elem_id="inside-map-status")
                 digit_map = gr.Plot(label="Map of the test set", show_label=False, elem_id="inside-map")
-                near = gr.Gallery(
-                    label="8 nearest training digits", columns=8, height="auto", elem_id="inside-near", preview=False
-                )
+                near = gr.Gallery(label=NEAR_LABEL, columns=8, height="auto", elem_id="inside-near", preview=False)
                 gr.Markdown("**Each layer's activations, in order** (its name and shape above it)")
                 layers = gr.Image(show_label=False, elem_id="inside-layers")
         with gr.Accordion("Watch it learn: the latest run's answers on 50 fixed test digits", open=False):
@@ -336,8 +342,8 @@ class InsideTab:
         )
 
     def _reading(self, predictor: Predictor, image: Any) -> dict | None:
-        """The digits of any image, read as the Draw tab reads them: {"number": "2026", "images": their
-        28x28 inputs, left to right}, or None when there is none."""
+        """The marks of any image, read as the Draw tab reads them: {"number": "2026" ("2?26" when a mark
+        is not a digit), "images": their 28x28 inputs, left to right}, or None when there is none."""
         try:
             reading = predictor.read_number(image)
         except (ImageError, ValueError) as exc:
@@ -345,7 +351,8 @@ class InsideTab:
         if not reading.digits:
             return None
         images = [np.asarray(d.image28, dtype=np.float32).tolist() for d in reading.digits]
-        return {"number": "".join(str(d.digit) for d in reading.digits), "images": images}
+        number = "".join(REFUSED_MARK if d.refused else str(d.digit) for d in reading.digits)
+        return {"number": number, "images": images}
 
     def explain(self, image: Any, target: str | int | None, model: str | None, about: str = "") -> tuple:
         """Explain an image (array, file path or FileData dict): OUTPUTS, the first digit explained and a
@@ -405,13 +412,22 @@ class InsideTab:
         digits = {**digits, "pick": pick}
         index = predictor.inside_index() if ready else None
         try:
-            e = explain(predictor.model, image28, index, _target(target), temperature=predictor.temperature)
+            e = explain(
+                predictor.model,
+                image28,
+                index,
+                _target(target),
+                temperature=predictor.temperature,
+                threshold=predictor.threshold,
+            )
         except ValueError as exc:
             raise user_error(exc) from None
         if not ready:
             self.warm_index(model)
         lead = f"{about} " if about else ""
-        if len(images) > 1:
+        if len(images) > 1 and REFUSED_MARK in number:
+            lead += f"Reads **{number}** ({REFUSED_MARK} = not a digit); mark {pick + 1} of {len(images)}: "
+        elif len(images) > 1:
             lead += f"Reads the number **{number}**; digit {pick + 1} of {len(images)}: "
         picker = gr.skip() if keep_picker else gr.Radio(choices=_choices(number), value=pick, visible=len(images) > 1)
         info, attr, layers, near, figure, filters = self._outputs(predictor, e, ready)
@@ -420,16 +436,22 @@ class InsideTab:
         return (digits, about, picker, map_for, status, lead + info, attr, layers, near, figure, filters)
 
     def _outputs(self, predictor: Predictor, e: Explanation, ready: bool) -> tuple:
-        why = "" if e.target == e.digit else f" Showing why it might be **{e.target}** instead."
-        info = f"Reads **{e.digit}** ({max(e.probabilities):.1%}). Attribution: **{e.method}**, red = evidence for {e.target}, blue = against.{why}"
-        neighbours, figure = [], None
+        why = "" if e.target == e.closest else f" Showing why it might be **{e.target}** instead."
+        attribution = f"Attribution: **{e.method}**, red = evidence for {e.target}, blue = against.{why}"
+        neighbours, figure, near = [], None, []
         if ready:
             train = self.ctx.data().train_images
             # The label first: a phone's narrow thumbnails cut a caption's end.
-            neighbours = [(png_file(255 - train[i].numpy()), f"{label}: #{i}") for i, label in e.neighbours]
+            neighbours = [
+                (png_file(255 - train[i].numpy()), _caption(i, label, d))
+                for (i, label), d in zip(e.neighbours, e.neighbour_distances or [None] * len(e.neighbours))
+            ]
             figure = map_figure(predictor.inside_index(), e.map_position)
-            agree = e.neighbour_agreement
-            info += f" {agree:.0%} of the 8 nearest training digits are {e.digit}s."
+            near = [f"{e.neighbour_agreement:.0%} of the 8 nearest training digits are {e.closest}s."]
+        if e.refused:  # why first: the score, the hint, how far the training digits are; then the attribution
+            info = " ".join(t for t in [_refusal_text(e), _distance_text(e), *near, attribution] if t)
+        else:
+            info = " ".join([f"Reads **{e.digit}** ({max(e.probabilities):.1%}).", attribution, *near])
         from ...layers import first_layer_filters
 
         filters = first_layer_filters(predictor.model).numpy()[:FILTERS_SHOWN]
@@ -473,6 +495,34 @@ class InsideTab:
             f"**{s.name}**, step {live['step']}/{live['steps']}: {right} of {len(idx)} fixed test digits read right."
         )
         return png_file(grid), filters, caption, [s.run_id, live["step"]]
+
+
+def _refusal_text(e: Explanation) -> str:
+    """Why a mark was refused, in plain words: its score against the model's threshold, and the hint."""
+    return (
+        f'**Not a digit**: its "not a digit" score is **{e.score:.2f}**, above this model\'s threshold '
+        f"**{e.threshold:.2f}** (digits score below it). Closest digit: **{e.closest}** "
+        f"({e.probabilities[e.closest]:.1%})."
+    )
+
+
+def _distance_text(e: Explanation) -> str:
+    """How far the nearest training digit is, against a typical test digit's nearest ("" without neighbours)."""
+    if not e.neighbour_distances:
+        return ""
+    nearest = e.neighbour_distances[0]
+    if e.typical_distance is None or e.farther_than is None:
+        return f"Its nearest training digit is at distance {nearest:.2f}."
+    share = math.floor(100 * e.farther_than)  # "99%" only when at least 99%
+    return (
+        f"Its nearest training digit is **{e.how_far}**: distance {nearest:.2f}, where a typical test digit is "
+        f"{e.typical_distance:.2f} from its nearest (farther than {share}% of them)."
+    )
+
+
+def _caption(i: int, label: int, distance: float | None) -> str:
+    """A nearest training digit's caption: its label first (a phone's narrow thumbnails cut the end)."""
+    return f"{label}: #{i}" if distance is None else f"{label} · {distance:.2f} · #{i}"
 
 
 def _key(model: str | None) -> str:
