@@ -6,6 +6,7 @@ UPDATE_SCREENSHOTS=1). Every wait is on the page's state, with generous limits (
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 from mnist_core.config import TrainConfig  # noqa: E402
+from mnist_core.presets import PRESETS  # noqa: E402
 from tests.support.browser import expect  # noqa: E402 - skips the module without chromium
 from tests.support.fixtures import fake_checkpoint  # noqa: E402
 
@@ -33,13 +35,16 @@ def server(start_app, tmp_path_factory):
 
 @pytest.fixture
 def open_page(browser, server):
-    """open_page(query="", **context options) -> a page of the app, loaded, its form filled from the URL."""
+    """open_page(query="", prepare=None, **context options) -> a page of the app, loaded, its form filled from
+    the URL; `prepare(page)` runs before the page is opened (e.g. to route its requests)."""
     contexts = []
 
-    def open_(query: str = "", **options):
+    def open_(query: str = "", prepare=None, **options):
         context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **options})
         contexts.append(context)
         page = context.new_page()
+        if prepare is not None:
+            prepare(page)
         page.goto(server.url + query)
         if not query:  # the Draw tab lands; the Train tab is drawn when opened
             expect(page.locator("#draw-pad canvas").first).to_be_visible(timeout=WAIT)
@@ -110,6 +115,65 @@ def test_a_preset_fills_the_form_and_shows_what_applies(open_page):
     expect(page.locator("#hp-momentum")).to_be_hidden(timeout=WAIT)
     expect(page.locator("#hp-beta1")).to_be_visible()
     expect(page.locator("#preset-note")).to_contain_text("Modified (optimizer)", timeout=WAIT)
+
+
+# Keeps, in window.queueText, what the page's queue stream says (Gradio reads it with fetch), so that a
+# test can wait for the end of one event's run.
+QUEUE_TEXT_JS = """(() => {
+  window.queueText = '';
+  const fetchFirst = window.fetch;
+  window.fetch = async (...args) => {
+    const answer = await fetchFirst(...args);
+    if (!String(args[0]?.url ?? args[0]).includes('/queue/data') || !answer.body) return answer;
+    const [page, copy] = answer.body.tee();
+    (async () => {
+      const reader = copy.getReader(), text = new TextDecoder();
+      for (let chunk; !(chunk = await reader.read()).done; ) window.queueText += text.decode(chunk.value, {stream: true});
+    })();
+    return new Response(page, {status: answer.status, statusText: answer.statusText, headers: answer.headers});
+  };
+})()"""
+
+
+def test_a_presets_stale_request_answering_after_its_fill_leaves_the_form_filled(open_page):
+    """A dropdown sends `input` twice per pick (on the pick, then on the blur that follows): the first of a
+    preset's two requests is stale once the second begins, and its run yielded nothing, which Gradio ends
+    with None for every output. When that end came after the second request's fill, every field went blank
+    (CI: the model box stayed '' after picking the classic MLP, 1 run in ~10). Here the first request is
+    held until the fill has landed, as that slow ordering had it; its end must change nothing."""
+    held, joins = [], []
+
+    def hold_the_first_preset_request(route):
+        data = json.loads(route.request.post_data or "{}").get("data") or []
+        if len(data) == 2 and data[1] in PRESETS:  # apply_preset: [form token, preset]
+            joins.append(data)
+            if len(joins) == 1:
+                held.append(route)
+                return
+        route.continue_()
+
+    def prepare(page):
+        page.add_init_script(QUEUE_TEXT_JS)
+        page.route("**/queue/join*", hold_the_first_preset_request)
+
+    page = open_page("?epochs=2", prepare=prepare)
+    train_tab_is_open(page)
+    choose(page, "preset", "MLP 784-256-128-10, dropout, SGD")
+    expect(field(page, "model")).to_have_value("mlp", timeout=WAIT)  # the second request's fill
+    expect(page.locator("#estimate")).to_contain_text("a probe of mlp", timeout=WAIT)  # ...and its probe
+    assert len(held) == 1 and len(joins) == 2, joins  # one pick, two requests (see the docstring)
+
+    stale = held[0].request
+    with page.expect_response(lambda r: r.request.post_data == stale.post_data, timeout=WAIT) as joined:
+        held[0].continue_()
+    ended = f'"msg":"process_completed","event_id":"{joined.value.json()["event_id"]}"'
+    page.wait_for_function("ended => window.queueText.includes(ended)", arg=ended, timeout=WAIT)
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    expect(field(page, "model")).to_have_value("mlp")
+    expect(field(page, "optimizer")).to_have_value("sgd")
+    expect(field(page, "lr")).to_have_value("0.05")
+    expect(page.locator("#preset input")).to_have_value("MLP 784-256-128-10, dropout, SGD")
+    expect(page.locator("#estimate")).to_contain_text("a probe of mlp")
 
 
 def test_the_log_sliders_and_their_numbers_move_together(open_page):

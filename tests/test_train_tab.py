@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import gradio as gr
 import pytest
@@ -36,10 +37,11 @@ def first(answers):
 
 def replies(run) -> list:
     """A generator handler's answers, less the last one, which must change nothing: Gradio sends a run's last
-    answer again when the run ends, possibly after a newer fill (TrainTab.untouched)."""
+    answer again when the run ends, possibly after a newer fill, and ends a run that yields nothing with None
+    for every output, blanking the form (TrainTab.untouched). So even a stale request answers, with nothing."""
     given = list(run)
-    if given:
-        assert all(output == gr.skip() for output in given[-1]), given[-1]
+    assert given, "a run that yields nothing: Gradio sends None for each output and blanks the form"
+    assert all(output == gr.skip() for output in given[-1]), given[-1]
     return given[:-1]
 
 
@@ -308,3 +310,25 @@ def test_each_answer_run_ends_by_changing_nothing(lab):
         given = list(run)
         assert len(given) >= 2, name
         assert all(output == gr.skip() for output in given[-1]), name
+
+
+def test_a_request_stale_before_it_runs_still_answers_and_changes_nothing(lab):
+    """A Gradio dropdown sends `input` twice per pick (on the pick, then on the blur that follows), so the
+    first of a preset's two requests is stale as soon as the second begins. Its run yielded nothing, and
+    Gradio ended it with None for every output: when that came after the newer fill, every field was
+    blanked (CI: the model box stayed '' after picking the classic MLP, 1 run in ~10). Each of the form's
+    handlers, asked with a token older than its page's newest, answers once, changing nothing."""
+    lab.train.latest.begin("page:9")  # a newer request of the page has begun
+    values = TrainConfig().to_dict()
+    runs = {
+        "preset": lab.train.apply_preset("page:1", "mlp_classic"),
+        "link": lab.train.from_url("page:2", SimpleNamespace(query_params={"epochs": "2"})),
+        "run": lab.train.load_run("page:3", DEFAULT_NAME),
+        "change": lab.train.form_changed("page:4", "cnn_fast", *values.values()),
+        "invalid": lab.train.form_changed("page:5", "cnn_fast", *{**values, "lr": 50.0}.values()),
+    }
+    sizes = {"preset": FILL_SIZE, "link": FILL_SIZE + 1, "run": FILL_SIZE + 1, "change": 3, "invalid": 3}
+    for name, run in runs.items():
+        given = list(run)
+        assert len(given) == 1 and len(given[0]) == sizes[name], (name, given)
+        assert all(output == gr.skip() for output in given[0]), (name, given)

@@ -185,7 +185,7 @@ class TrainTab:
             answer = [gr.skip(), f"**Not valid yet:** {problem}", gr.skip()]
             if self.latest.current(token):
                 yield answer
-                yield untouched(answer)
+            yield untouched(answer)  # stale or not: a run that yields nothing blanks its outputs (see untouched)
             return
         yield from self._answers(token, self._summary(cfg, preset), cfg, estimate_at=1)
 
@@ -202,15 +202,15 @@ class TrainTab:
         self, token: str | None, outputs: list, cfg: TrainConfig, estimate_at: int = ESTIMATE_AT
     ) -> Iterator[list]:
         """`outputs` at once, then the same with only the probed estimate of `cfg` changed (when a probe is
-        due), each only while `token` is still its page's newest request; then nothing (see `untouched`)."""
-        if not self.latest.current(token):
-            return
-        yield outputs
-        probed = self._probe(cfg)
-        if probed != gr.skip() and self.latest.current(token):
-            follow = untouched(outputs)
-            follow[estimate_at] = probed
-            yield follow
+        due), each only while `token` is still its page's newest request; then nothing (see `untouched`),
+        which is also the whole answer of a request that is stale from the start."""
+        if self.latest.current(token):
+            yield outputs
+            probed = self._probe(cfg)
+            if probed != gr.skip() and self.latest.current(token):
+                follow = untouched(outputs)
+                follow[estimate_at] = probed
+                yield follow
         yield untouched(outputs)
 
     def probe_estimate(self, preset: str | None, *values: Any) -> str:
@@ -282,10 +282,14 @@ class TrainTab:
 
 
 def untouched(outputs: list) -> list:
-    """An answer that changes none of `outputs`: the last one each of these generators yields. Gradio ends
-    a generator's run by sending its last answer again; were that the form's values, a run that ended after
-    a newer fill (a link's first estimate probing while the visitor picked a preset) would put the old
-    values back: the form showed one recipe and its handlers then read another."""
+    """An answer that changes none of `outputs`: the last one each of these generators yields, on every path.
+    Gradio ends a generator's run by sending its last answer again; were that the form's values, a run that
+    ended after a newer fill (a link's first estimate probing while the visitor picked a preset) would put
+    the old values back: the form showed one recipe and its handlers then read another. And a run that
+    yields nothing at all ends with None for every output, which blanks the form: a stale request (a
+    Gradio dropdown sends `input` twice per pick, on the pick and on the blur that follows, so the first of
+    a preset's two requests is stale as soon as the second begins) whose empty run ended after the newer
+    fill left every field empty (CI: the model box stayed '' after picking the classic MLP)."""
     return [gr.skip()] * len(outputs)
 
 
