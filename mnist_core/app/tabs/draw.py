@@ -26,7 +26,7 @@ from .. import charts
 from ..context import AppContext, log, user_error
 from ..events import PREDICT, PRIVATE
 from ..images import png_file
-from .draw_view import NO_DIGIT, marked_copy, result_html
+from .draw_view import DIGIT, NO_DIGIT, NOT_A_DIGIT, marked_copy, result_html
 
 if TYPE_CHECKING:
     from ...predict import NumberReading, Prediction
@@ -45,23 +45,24 @@ MAX_DRAWING_SIDE = 4096
 WIPE_JS = "() => { window.drawPad?.wipe(); return null; }"  # canvas wiped, upload box emptied (its output)
 UPLOAD = dict(sources=["upload", "clipboard"], height=150, elem_id="upload")  # the "...or upload a photo" box
 
-__all__ = ["CSS", "NO_DIGIT", "DrawTab", "pad", "prediction_outputs", "result_html"]
+__all__ = ["CSS", "DIGIT", "NOT_A_DIGIT", "NO_DIGIT", "DrawTab", "pad", "prediction_outputs", "result_html"]
 
 
 def prediction_outputs(prediction: Prediction, info: str = "", true_label: int | None = None) -> tuple:
-    """(label, probability chart, 28x28 view, info text) for one Prediction: the `predict` API's answer."""
-    if prediction.digit is None:
+    """(label, probability chart, 28x28 view, info text) for one Prediction: the `predict` API's answer.
+
+    The label is the digit's confidences, or "not a digit" (a refused drawing: the chart and the view are
+    still shown, and the text gives the digit it looks most like), or "no digit" (nothing to read)."""
+    if prediction.kind == NO_DIGIT or prediction.image is None:
         text = info or "Nothing to read: draw a digit (or upload an image with one)."
         return NO_DIGIT, charts.probability_figure(None), None, text
+    chart = charts.probability_figure(prediction.probabilities, true_label)
+    seen = png_file(charts.enlarge(prediction.image, 168))
+    if prediction.kind == NOT_A_DIGIT:
+        return NOT_A_DIGIT, chart, seen, f"{info}Not a digit: closest is **{prediction.closest}**."
     confidences = {str(d): float(p) for d, p in enumerate(prediction.probabilities)}
     guess = f"**{prediction.digit}** ({prediction.confidence:.1%})"
-    text = f"{info}Prediction: {guess}" if info else f"Prediction: {guess}"
-    return (
-        confidences,
-        charts.probability_figure(prediction.probabilities, true_label),
-        png_file(charts.enlarge(prediction.image, 168)),
-        text,
-    )
+    return confidences, chart, seen, f"{info}Prediction: {guess}"
 
 
 def api_outputs() -> list:
@@ -185,13 +186,15 @@ class DrawTab:
             raise _named(exc, path, name) from None
 
     def read_number(self, image: str | dict | None, model: str | None) -> dict:
-        """API `read_number`: an image file -> {"number": "2026" or None, "digits": [{digit, confidence, box, top3}]}.
+        """API `read_number`: an image file -> the library's NumberReading.as_json(): {"kind": "digit",
+        "not a digit" or "no digit", "number": "2026" or None (unless every mark is a digit), "digits":
+        [{kind, digit (None if not a digit), closest, confidence, box, top3}]}.
 
         Boxes are in the file's own pixels (upright), at any size.
         """
         path, name = _file(image)
         if path is None:
-            return {"number": None, "digits": []}
+            return {"kind": NO_DIGIT, "number": None, "digits": []}
         try:
             return self.reading(path, model).as_json()
         except gr.Error as exc:

@@ -62,10 +62,12 @@ function mark(digits, size) {
   for (const d of digits) {
     const [x0, y0, x1, y1] = d.box;
     const b = document.createElement("span");
-    b.className = "pad-box";
+    const refused = d.digit === null || d.digit === undefined;  // "not a digit": boxed with a "?"
+    b.className = refused ? "pad-box refused" : "pad-box";
+    b.dataset.kind = d.kind || "digit";
     b.style.cssText = `left:${x0}px;top:${y0}px;width:${x1 - x0}px;height:${y1 - y0}px`;
     const label = document.createElement("b");
-    label.textContent = d.digit;
+    label.textContent = refused ? "?" : d.digit;
     b.appendChild(label);
     overlay.appendChild(b);
   }
