@@ -70,7 +70,8 @@ def test_a_preset_fills_every_field_and_both_scale_sliders(lab, name):
 def test_a_preset_above_the_servers_epoch_cap_is_lowered_and_says_so(lab, monkeypatch):
     monkeypatch.setattr(lab.ctx, "jobs", JobManager(caps=Caps(max_epochs=3)))
     _, values, _, note = unpack(first(lab.train.apply_preset(None, "cnn_large_best")))
-    assert values["epochs"] == 3 and "lowered from 20 to this server's limit of 3" in note.value
+    asked = PRESETS["cnn_large_best"].values["epochs"]
+    assert values["epochs"] == 3 and f"lowered from {asked} to this server's limit of 3" in note.value
 
 
 def test_an_unknown_preset_is_a_readable_error(lab):
