@@ -150,7 +150,7 @@ def ensure_default_model(path: Path = BUNDLED_DEFAULT, progress: Callable[[str],
             from .train import train
 
             progress(
-                f"No trained model at {path}: training the default recipe now (about 4 minutes on a 2-core CPU)..."
+                f"No trained model at {path}: training the default recipe now (10-25 minutes on a 2-core CPU)..."
             )
             cfg = TrainConfig.from_dict(DEFAULT_RECIPE)
             with ConsoleProgress(cfg) as bar:

@@ -101,7 +101,7 @@ def test_export_loads_without_the_package(default_checkpoint, mnist, tmp_path):
     # A fresh interpreter that never imports mnist_core.
     code = (
         "import sys, torch; m = torch.export.load(sys.argv[1]).module(); x = torch.load(sys.argv[2]);"
-        "print(m(x).argmax(1).tolist())"
+        "logits, refused = m(x); print([logits.argmax(1).tolist(), refused.tolist()])"
     )
     x = mnist.test_images[:4].unsqueeze(1).float() / 255
     torch.save(x, tmp_path / "x.pt")
@@ -109,7 +109,7 @@ def test_export_loads_without_the_package(default_checkpoint, mnist, tmp_path):
         [sys.executable, "-c", code, str(out), str(tmp_path / "x.pt")], capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == mnist.test_labels[:4].tolist()
+    assert json.loads(result.stdout) == [mnist.test_labels[:4].tolist(), [False] * 4]  # digits, none refused
 
 
 def test_two_runs_in_the_same_second_both_keep_their_checkpoint(mnist, tmp_path, monkeypatch, capsys):
