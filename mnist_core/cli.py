@@ -279,14 +279,18 @@ def cmd_explain(args, parser) -> int:
         e = predictor.explain(Path(args.image), args.target, data=data, **kwargs)
     except (ImageError, OSError) as exc:
         parser.error(f"{args.image}: {exc}")
-    index = predictor.inside_index(data) if e.digit is not None else None
+    index = predictor.inside_index(data) if e.image is not None else None
     neighbour_images = [data.train_images[i].numpy() / 255.0 for i, _ in e.neighbours]
     written = write_pictures(e, args.out, first_layer_filters(predictor.model).numpy(), neighbour_images, index)
     if e.digit is None:
         print(f"{args.image}: {e.message}")
     else:
         print(f"{args.image}: reads {e.digit} ({max(e.probabilities):.1%}); attribution for {e.target} ({e.method})")
-        print("nearest training digits: " + ", ".join(f"#{i} ({label})" for i, label in e.neighbours))
+    if e.neighbours:
+        print(
+            "nearest training digits: "
+            + ", ".join(f"#{i} ({label}, {d:.2f})" for (i, label), d in zip(e.neighbours, e.neighbour_distances))
+        )
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
 

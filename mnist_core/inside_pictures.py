@@ -191,20 +191,26 @@ def write_pictures(
         written.append(out / name)
 
     summary = {
+        "kind": e.kind,
         "digit": e.digit,
+        "closest": e.closest,
+        "score": e.score,
+        "threshold": e.threshold,
         "message": e.message,
         "probabilities": e.probabilities,
         "target": e.target,
         "method": e.method,
         "neighbours": [list(n) for n in e.neighbours],
+        "neighbour_distances": e.neighbour_distances,
         "map_position": list(e.map_position) if e.map_position else None,
         "stages": [[name, list(a.shape)] for name, a in e.activations],
     }
     (out / "explanation.json").write_text(json.dumps(summary, indent=1))
     written.append(out / "explanation.json")
-    if e.digit is None:
+    if e.image is None:  # nothing drawn; a refused drawing is still explained, for its closest digit
         return written
-    save("input.png", digits_picture([e.image], [f"reads {e.digit}"], scale=10))
+    reads = f"reads {e.digit}" if e.digit is not None else f"not a digit (closest {e.closest})"
+    save("input.png", digits_picture([e.image], [reads], scale=10))
     save("attribution.png", attribution_picture(e.image, e.attribution))
     save("activations.png", activations_picture(e.activations))
     if neighbour_images:

@@ -92,7 +92,9 @@ def test_predict_gives_three_answers_and_keeps_the_hint(refusing, mnist):
     for a in read:
         assert a.digit == a.closest and a.score <= a.threshold
     # Even this 2-epoch MLP refuses far more of the shapes than of the digits.
-    assert sum(a.kind == NOT_A_DIGIT for a in answers[200:]) > 3 * max(1, sum(a.kind == NOT_A_DIGIT for a in answers[:200]))
+    assert sum(a.kind == NOT_A_DIGIT for a in answers[200:]) > 3 * max(
+        1, sum(a.kind == NOT_A_DIGIT for a in answers[:200])
+    )
 
 
 def test_the_score_is_the_margin_of_the_eleventh_output(refusing, mnist):
@@ -154,7 +156,18 @@ def test_cli_predict_json_says_which_of_the_three(refusing, mnist, tmp_path):
     blank = tmp_path / "blank.png"
     Image.fromarray(np.full((28, 28), 255, np.uint8)).save(blank)
     out = subprocess.run(
-        [sys.executable, "-m", "mnist_core", "predict", "--checkpoint", str(path), "--json", str(refused), str(digit), str(blank)],
+        [
+            sys.executable,
+            "-m",
+            "mnist_core",
+            "predict",
+            "--checkpoint",
+            str(path),
+            "--json",
+            str(refused),
+            str(digit),
+            str(blank),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -171,3 +184,22 @@ def test_cli_predict_json_says_which_of_the_three(refusing, mnist, tmp_path):
         timeout=300,
     ).stdout
     assert f"not a digit (closest: {rows[0]['closest']})" in text
+
+
+def test_cli_explain_draws_a_refused_image_for_its_closest_digit(refusing, tmp_path, capsys):
+    from mnist_core.cli import main
+
+    path, _ = refusing
+    predictor = Predictor.from_checkpoint(path)
+    shapes = nondigits.make(40, 997)
+    scores = predictor.read(shapes.astype(np.float32) / 255)[1]
+    image = tmp_path / "shape.png"
+    Image.fromarray(255 - shapes[int(np.argmax(scores))]).save(image)
+    out = tmp_path / "out"
+    assert main(["explain", str(image), "--out", str(out), "--checkpoint", str(path), "--map", "pca"]) == 0
+    summary = json.loads((out / "explanation.json").read_text())
+    assert summary["kind"] == NOT_A_DIGIT and summary["digit"] is None and summary["score"] > summary["threshold"]
+    assert summary["target"] == summary["closest"] and len(summary["neighbour_distances"]) == 8
+    assert {"input.png", "attribution.png", "neighbours.png", "map.png"} <= {p.name for p in out.iterdir()}
+    printed = capsys.readouterr().out
+    assert "not a digit" in printed and "nearest training digits" in printed
