@@ -9,6 +9,8 @@ chromium on a desktop page (1280x900) and a phone's (390x844), each light and da
     python docs/make_screenshots.py            # about 4 minutes on 2 CPU cores
     python docs/make_screenshots.py draw runs  # only these tabs (the sweep and runs are made all the same)
 
+`not-a-digit` is the Draw tab answering a drawn cat ("not a digit", with the closest digit as a hint).
+
 A toast left on the page (an error or a notice) is reported and hidden before the shot: look at the
 reported ones. (queue.png and queue-phone.png come from tests/test_browser_queue.py.)
 """
@@ -27,8 +29,9 @@ from gradio_client import Client  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from mnist_core.search_space import DEFAULT_VARY  # noqa: E402
+from tests.support.nondigits_held import held_strokes  # noqa: E402
 from tests.support.server import CHROMIUM, CHROMIUM_ARGS, AppServer  # noqa: E402
-from tests.support.strokes import ONE, SEVEN, mouse_stroke, wait_until_drawable  # noqa: E402
+from tests.support.strokes import ONE, SEVEN, clear, mouse_stroke, wait_until_drawable  # noqa: E402
 
 OUT = REPO / "docs" / "screenshots"
 RUNS = ({"model": "mlp", "hidden_sizes": "256,128", "epochs": 2}, {})  # the MLP, then the defaults
@@ -86,6 +89,19 @@ def show_draw(page, names: list[str]) -> None:
     mouse_stroke(page, ONE, dx=0.45)
     expect(page.locator("#draw-result .number")).to_have_text("71", timeout=WAIT)
     page.wait_for_function("() => !window.drawPad.busy()", timeout=WAIT)
+
+
+def show_not_a_digit(page, names: list[str]) -> None:
+    """A cat drawn on the Draw tab: "not a digit", with the digit it looks most like (issue 21). Held-out
+    strokes (tests/support/nondigits_held.py): the bundled model never trained on a cat."""
+    open_tab(page, "Draw")
+    wait_until_drawable(page)
+    clear(page)
+    for stroke in held_strokes("cat"):
+        mouse_stroke(page, stroke, steps=4)
+    expect(page.locator("#draw-result .number")).to_have_text("not a digit", timeout=WAIT)
+    page.wait_for_function("() => !window.drawPad.busy()", timeout=WAIT)
+    expect(page.locator("#draw-result .hint.refusal")).to_contain_text("closest is", timeout=WAIT)
 
 
 def show_inside(page, names: list[str]) -> None:
@@ -148,6 +164,7 @@ TABS: dict[str, Callable] = {
     "evaluate": show_evaluate,
     "data": show_data,
     "runs": show_runs,
+    "not-a-digit": show_not_a_digit,  # last: it leaves a cat on the pad, where Inside explains the drawing
 }
 
 
