@@ -45,7 +45,7 @@ TTF_TRAIN = tuple(
     FONT_DIR / "dejavu" / f"{n}.ttf" for n in ("DejaVuSans", "DejaVuSerif", "DejaVuSans-Oblique", "DejaVuSansMono")
 )
 
-BANK_VERSION = 1  # bump when a generator changes: the cached chunks are then made again
+BANK_VERSION = 2  # bump when a generator changes: the cached chunks are then made again
 CHUNK = 1000
 
 # ------------------------------------------------------------------------------------------
@@ -104,7 +104,7 @@ def draw(strokes: Strokes, rng: np.random.Generator, wobble: float = 1.0) -> np.
     pts = np.concatenate(strokes)
     lo, hi = pts.min(0), pts.max(0)
     extent = max(float((hi - lo).max()), 1e-6)
-    target = height * rng.uniform(0.35, 0.8)
+    target = height * rng.uniform(0.3, 0.95)  # up to the canvas's full height, as people draw
     scale = target / extent
     span = (hi - lo) * scale
     free_x = max(width - span[0] - 2 * pen, 0)
@@ -239,8 +239,30 @@ def lightning(rng):
     return [_poly((0.6, 0.05), (0.3, 0.5), (0.6, 0.5), (0.35, 0.95))]
 
 
+def face(rng: np.random.Generator) -> Strokes:
+    """A smiley: the drawing people try first on a digit demo (eyes as dots or dashes; a smile, a frown
+    or a straight mouth; sometimes a nose). Its ring alone would be a 0: the features make it a face."""
+    eye_y, gap, mouth = rng.uniform(0.3, 0.42), rng.uniform(0.1, 0.16), rng.integers(3)
+    dash = rng.uniform(0.005, 0.06)
+    out = [
+        circle(rng),
+        _poly((0.5 - gap, eye_y), (0.5 - gap, eye_y + dash)),
+        _poly((0.5 + gap, eye_y), (0.5 + gap, eye_y + dash)),
+    ]
+    width, depth = rng.uniform(0.15, 0.25), rng.uniform(0.08, 0.2)
+    if mouth == 0:
+        out.append(_arc(0.5, 0.58, width, depth, 20, 160, 20))  # a smile
+    elif mouth == 1:
+        out.append(_arc(0.5, 0.78, width, depth, 200, 340, 20))  # a frown
+    else:
+        out.append(_poly((0.5 - width, 0.68), (0.5 + width, 0.68)))
+    if rng.random() < 0.3:
+        out.append(_poly((0.5, 0.45), (0.47, 0.55), (0.52, 0.55)))
+    return out
+
+
 SHAPES_TRAIN = {
-    f.__name__: f for f in (star, star_outline, triangle, square, arrow, spiral, tick, house, diamond, lightning)
+    f.__name__: f for f in (star, star_outline, triangle, square, arrow, spiral, tick, house, diamond, lightning, face)
 }
 
 # ------------------------------------------------------------------------------------------

@@ -129,7 +129,7 @@ _PRESETS = (
     ),
     Preset(
         "cnn_large_best",
-        "Best: large CNN, 40 epochs (bundled model)",
+        "Best: large CNN, 20 epochs (bundled model)",
         "The recipe of the bundled model (99.67%): cnn_large, dropout, rotation/shift/zoom, and non-digits to refuse.",
         dict(
             model="cnn_large",
@@ -148,7 +148,7 @@ _PRESETS = (
             step_size=1,
             gamma=0.7,
             label_smoothing=0.1,
-            epochs=40,
+            epochs=20,
             batch_size=128,
             rotation=10.0,
             shift=0.1,

@@ -358,8 +358,11 @@ def test_uploads_and_the_api_read_files(lab, tmp_path):
     html = lab.draw.show_upload(str(path), DEFAULT_NAME)
     assert 'data-number="71"' in html and html.count('class="box"') == 2 and 'class="marked"' in html
     found = lab.draw.read_number({"path": str(path), "orig_name": "71.png"}, None)
-    assert found["number"] == "71" and [set(d) for d in found["digits"]] == [{"digit", "confidence", "box", "top3"}] * 2
-    assert lab.draw.read_number(None, None) == {"number": None, "digits": []}
+    assert (
+        found["number"] == "71"
+        and [set(d) for d in found["digits"]] == [{"kind", "digit", "closest", "confidence", "box", "top3"}] * 2
+    )
+    assert lab.draw.read_number(None, None) == {"kind": "no digit", "number": None, "digits": []}
     Image.fromarray(drawing(SEVEN)).save(path)
     label, fig, seen, info = lab.draw.predict_upload(str(path), DEFAULT_NAME)  # API `predict`: one digit
     assert max(label, key=label.get) == "7" and Image.open(seen).size == (168, 168) and len(fig.data[0].y) == 10

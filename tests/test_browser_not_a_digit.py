@@ -2,7 +2,7 @@
 the Draw tab's canvas are answered "not a digit", with the digit each looks most like as a hint, and a 7
 still reads 7 (issue 21).
 
-The star is the training side's (mnist_core.nondigits); the letters (a held-out stroke font), the smiley
+The star and the smiley are the training side's (mnist_core.nondigits); the letters (a held-out stroke font)
 and the cat are held out (tests/support/nondigits_held.py): the model never trained on them. Screenshots
 of the refused cat, desktop (1280x900, mouse) and phone (390x844, finger), go to artifacts/ and, with
 UPDATE_SCREENSHOTS=1, to docs/screenshots/not-a-digit.png and not-a-digit-phone.png.
@@ -40,19 +40,20 @@ LAST_PEN_UP_ANSWERED = """() => { const ups = window.penUps || [], last = ups[up
     && (window.drawPadTimings || []).some((t) => t.penUp && t.start >= last); }"""
 
 
-def star_strokes(seed: int = 0) -> list[list[tuple[float, float]]]:
-    """The training side's five-pointed star (one stroke) as pen strokes around the canvas centre."""
-    (points,) = nondigits.star(np.random.default_rng(seed))
+def train_side_strokes(shape, seed: int = 0) -> list[list[tuple[float, float]]]:
+    """A training-side shape (mnist_core.nondigits) as pen strokes around the canvas centre, 0.8 of its height."""
+    strokes = shape(np.random.default_rng(seed))
+    points = np.concatenate(strokes)
     lo, hi = points.min(0), points.max(0)
     centre, size = (lo + hi) / 2, float((hi - lo).max())
-    return [[(float(x), float(y)) for x, y in (points - centre) / size * 0.8]]
+    return [[(float(x), float(y)) for x, y in (s - centre) / size * 0.8] for s in strokes]
 
 
 DRAWINGS = {  # name: strokes, each a list of (x, y) fractions of the canvas height around its centre
-    "star": star_strokes(),
+    "star": train_side_strokes(nondigits.star),
     "letter W": held_strokes("W"),
     "letter A": held_strokes("A"),
-    "smiley": held_strokes("smiley"),
+    "smiley": train_side_strokes(nondigits.face),
     "cat": held_strokes("cat"),  # "I drew a cat and it says 8 at 99%": the oldest complaint about digit demos
 }
 

@@ -4,9 +4,10 @@ shapes a model is never trained on (mnist_core/nondigits.py holds only the train
 A refusing model learns "not a digit" from the train-side generators; measuring it on those would
 only show that it remembers them. Here the same drawing code (`mnist_core.nondigits.draw`, its
 canvas-like pen and hand jitter) draws other things: letters and signs in other Hershey stroke fonts
-(cursive, futuram, rowmand) and other TrueType fonts (Liberation), other shapes (smiley, heart, ...),
+(cursive, futuram, rowmand) and other TrueType fonts (Liberation), other shapes (heart, sun, ...),
 objects (cat, tree, ...) and other scribbles (Béziers, loops, zigzags, tangles), as in
-docs/research/not-a-digit/ (same generators, same draw order: seed 1 gives its held.npz images).
+docs/research/not-a-digit/ (same generators and draw order as its held.npz, less the smiley, which the
+training side now draws: people draw smileys first, and a ring with features must not read as a 0).
 Glyphs drawn as a digit is (mnist_core.nondigits.DIGIT_LIKE) are kept; callers report them apart.
 Debian's handwriting fonts are never used here.
 """
@@ -41,15 +42,6 @@ KINDS = ("letters_stroke", "letters_ttf", "signs_stroke", "signs_ttf", "shapes",
 
 # ------------------------------------------------------------------------------------------
 # Shapes and objects (unit box, y down).
-
-
-def smiley(rng: np.random.Generator) -> Strokes:
-    return [
-        circle(rng),
-        _arc(0.5, 0.55, 0.22, rng.uniform(0.1, 0.2), 20, 160, 20),
-        _poly((0.37, 0.35), (0.37, 0.4)),
-        _poly((0.63, 0.35), (0.63, 0.4)),
-    ]
 
 
 def heart(rng: np.random.Generator) -> Strokes:
@@ -195,7 +187,7 @@ def scrawl(rng: np.random.Generator) -> Strokes:
 
 
 Generator = Callable[[np.random.Generator], Strokes]
-SHAPES_HELD: dict[str, Generator] = {f.__name__: f for f in (smiley, heart, circle_cross, cross_mark, sun, envelope)}
+SHAPES_HELD: dict[str, Generator] = {f.__name__: f for f in (heart, circle_cross, cross_mark, sun, envelope)}
 OBJECTS_HELD: dict[str, Generator] = {f.__name__: f for f in (cat, tree, flower, fish, cloud, stick_figure)}
 SCRIBBLES_HELD: dict[str, Generator] = {f.__name__: f for f in (bezier_squiggle, loops, zigzag, scrawl)}
 DRAWINGS_HELD: dict[str, Generator] = {**SHAPES_HELD, **OBJECTS_HELD, **SCRIBBLES_HELD}
@@ -251,7 +243,7 @@ def held_out(n_per_kind: int, seed: int = 1) -> dict[str, tuple[list[str], np.nd
 
 def held_canvas(name: str, seed: int = 0, font: str = "futuram") -> np.ndarray:
     """One held-out non-digit on a canvas-like image (uint8 H x W, black on white paper), for browser
-    tests to upload: a drawing by its generator's name ("smiley", "cat", "zigzag": DRAWINGS_HELD) or
+    tests to upload: a drawing by its generator's name ("heart", "cat", "zigzag": DRAWINGS_HELD) or
     one character in a held-out font (`font`: a HERSHEY_HELD name, else a TTF_HELD path)."""
     rng = np.random.default_rng(seed)
     if name in DRAWINGS_HELD:
