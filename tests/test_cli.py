@@ -100,8 +100,8 @@ def test_export_loads_without_the_package(default_checkpoint, mnist, tmp_path):
     run_cli("export", "--out", str(out))
     # A fresh interpreter that never imports mnist_core.
     code = (
-        "import sys, torch; m = torch.export.load(sys.argv[1]).module(); x = torch.load(sys.argv[2]);"
-        "logits, refused = m(x); print([logits.argmax(1).tolist(), refused.tolist()])"
+        "import json, sys, torch; m = torch.export.load(sys.argv[1]).module(); x = torch.load(sys.argv[2]);"
+        "logits, refused = m(x); print(json.dumps([logits.argmax(1).tolist(), refused.tolist()]))"
     )
     x = mnist.test_images[:4].unsqueeze(1).float() / 255
     torch.save(x, tmp_path / "x.pt")
