@@ -149,9 +149,7 @@ def ensure_default_model(path: Path = BUNDLED_DEFAULT, progress: Callable[[str],
             from .progress import ConsoleProgress
             from .train import train
 
-            progress(
-                f"No trained model at {path}: training the default recipe now (10-25 minutes on a 2-core CPU)..."
-            )
+            progress(f"No trained model at {path}: training the default recipe now (10-25 minutes on a 2-core CPU)...")
             cfg = TrainConfig.from_dict(DEFAULT_RECIPE)
             with ConsoleProgress(cfg) as bar:
                 train(cfg, callback=bar, checkpoint_path=path)
@@ -216,7 +214,9 @@ class Predictor:
         for i, (crop, p) in enumerate(zip(crops, probabilities)):
             score = None if scores is None else float(scores[i])
             marks.append(
-                DigitReading(int(p.argmax()), p.astype(float).tolist(), crop.box, crop.image28, self.refuses(score), score)
+                DigitReading(
+                    int(p.argmax()), p.astype(float).tolist(), crop.box, crop.image28, self.refuses(score), score
+                )
             )
         return NumberReading(marks)
 
