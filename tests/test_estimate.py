@@ -63,6 +63,24 @@ def test_runs_in_another_precision_do_not_count():
     assert estimate(TrainConfig(precision="auto"), runs, probe=False).source == ("none" if native else "runs")
 
 
+def test_runs_with_another_share_of_non_digits_do_not_count():
+    """A speed counts digits: a run whose batches carry no non-digits steps faster per digit than one that
+    learns to refuse (and an old run, from before not_digits, loads with 0)."""
+    runs = [Run(1.0, not_digits=0.0)]
+    assert estimate(TrainConfig(not_digits=0.0), runs, probe=False).source == "runs"
+    assert estimate(TrainConfig(), runs, probe=False).source == "none"
+
+
+def test_the_probe_steps_the_digits_and_their_non_digits(monkeypatch):
+    seen = []
+    real_randint = est.torch.randint
+    monkeypatch.setattr(est.torch, "randint", lambda *a, **k: seen.append(a[2]) or real_randint(*a, **k))
+    est.forget_probes()
+    est.probe_speed(est.speed_key(TrainConfig(model="mlp", hidden_sizes="16", batch_size=64, not_digits=0.25), "cpu"))
+    est.forget_probes()
+    assert seen[0] == (80, 28, 28)  # 64 digits + 16 non-digits a step
+
+
 def test_without_a_probe_the_nearest_batch_size_of_the_same_network_is_used():
     runs = [Run(10.0, batch_size=64), Run(20.0, batch_size=1024)]
     e = estimate(TrainConfig(batch_size=128), runs, probe=False)
