@@ -9,7 +9,8 @@ chromium on a desktop page (1280x900) and a phone's (390x844), each light and da
     python docs/make_screenshots.py            # about 4 minutes on 2 CPU cores
     python docs/make_screenshots.py draw runs  # only these tabs (the sweep and runs are made all the same)
 
-`not-a-digit` is the Draw tab answering a drawn cat ("not a digit", with the closest digit as a hint).
+`not-a-digit` is the Draw tab answering a drawn cat ("not a digit", with the closest digit as a hint), and
+`inside-not-a-digit` the Inside tab saying why.
 
 A toast left on the page (an error or a notice) is reported and hidden before the shot: look at the
 reported ones. (queue.png and queue-phone.png come from tests/test_browser_queue.py.)
@@ -104,6 +105,17 @@ def show_not_a_digit(page, names: list[str]) -> None:
     expect(page.locator("#draw-result .hint.refusal")).to_contain_text("closest is", timeout=WAIT)
 
 
+def show_inside_refused(page, names: list[str]) -> None:
+    """The cat of `not-a-digit` explained through "Explain this": why it was refused (the score against the
+    threshold, how far the nearest training digits are), attribution for its closest digit."""
+    show_not_a_digit(page, names)
+    page.locator("#explain-this").click()
+    expect(page.locator("#inside-info")).to_contain_text("Not a digit", timeout=WAIT)
+    expect(page.locator("#inside-info")).to_contain_text("nearest training digit", timeout=WAIT)  # the index
+    expect(page.locator("#inside-near img")).to_have_count(8, timeout=WAIT)
+    page.mouse.move(0, 0)
+
+
 def show_inside(page, names: list[str]) -> None:
     """The Draw tab's "71" explained through "Explain this": the number's picker, its 7, the map by itself."""
     open_tab(page, "Draw")
@@ -165,6 +177,7 @@ TABS: dict[str, Callable] = {
     "data": show_data,
     "runs": show_runs,
     "not-a-digit": show_not_a_digit,  # last: it leaves a cat on the pad, where Inside explains the drawing
+    "inside-not-a-digit": show_inside_refused,
 }
 
 
