@@ -65,7 +65,7 @@ def test_bundled_model_explains_a_test_digit(default_checkpoint, small, tmp_path
     x = torch.from_numpy(e.image).reshape(1, 1, 28, 28)
     with torch.inference_mode():
         change = float(predictor.model(x)[0, 7] - predictor.model(torch.zeros_like(x))[0, 7])
-    fine = attribute(predictor.model, e.image, 7, steps=256)
+    fine = attribute(predictor.model, e.image, 7, steps=1024)  # 256 left 7% on the model that refuses
     assert fine.sum() == pytest.approx(change, rel=0.05)
     assert np.corrcoef(fine.ravel(), e.attribution.ravel())[0, 1] > 0.95
     assert ink_share(e.image, e.attribution) > 0.9

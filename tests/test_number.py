@@ -185,9 +185,17 @@ def test_one_reading_gives_each_digit_its_probabilities_and_28x28_input(predicto
         assert top[0] == (d.digit, d.confidence) and top[0][1] >= top[1][1] >= top[2][1]
         assert d.image28.shape == (28, 28) and d.image28.dtype == np.float32
     assert result.as_json() == {
+        "kind": "digit",
         "number": "427",
         "digits": [
-            {"digit": d.digit, "confidence": d.confidence, "box": list(d.box), "top3": [list(t) for t in d.top(3)]}
+            {
+                "kind": "digit",
+                "digit": d.digit,
+                "closest": d.digit,
+                "confidence": d.confidence,
+                "box": list(d.box),
+                "top3": [list(t) for t in d.top(3)],
+            }
             for d in result.digits
         ],
     }
@@ -206,7 +214,7 @@ def test_one_reading_gives_each_digit_its_probabilities_and_28x28_input(predicto
 def test_nothing_is_no_number(predictor, image):
     result = predictor.read_number(image)
     assert result.number is None and result.digits == []
-    assert result.as_json() == {"number": None, "digits": []}
+    assert result.as_json() == {"kind": "no digit", "number": None, "digits": []}
 
 
 def test_cli_predict_number(default_checkpoint, tmp_path):
