@@ -130,6 +130,13 @@ class TrainConfig:
     scale: float = _param(
         0.0, "random zoom range, e.g. 0.1 = 90%..110% (augmentation)", "augmentation", min=0.0, max=0.3
     )
+    thicken: float = _param(
+        0.0,
+        "share of digits drawn with strokes a pixel wider each side (augmentation), as a wide pen draws a small digit",
+        "augmentation",
+        min=0.0,
+        max=1.0,
+    )
     not_digits: float = _param(
         0.25,
         "non-digits (letters, shapes, scribbles) added per digit in each batch, learned as an 11th answer"

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .augment import random_affine
+from .augment import random_affine, random_thicken
 from .calibrate import fit_temperature
 from .checkpoint import save_checkpoint
 from .config import TrainConfig
@@ -300,16 +300,17 @@ def _one_epoch(run: _Run, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _batch(run: _Run, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The images `idx` and their labels, then (when the model learns to refuse) round(len(idx) *
-    not_digits) non-digits drawn at random from the bank, labelled NOT_A_DIGIT; all warped alike."""
+    """The images `idx` (a share of them thickened) and their labels, then (when the model learns to refuse)
+    round(len(idx) * not_digits) non-digits drawn at random from the bank, labelled NOT_A_DIGIT; all warped alike."""
     cfg = run.cfg
-    x, y = run.train_x[idx], run.train_y[idx]
+    x, y = as_input(run.train_x[idx], run.device), run.train_y[idx]
+    x = random_thicken(x, cfg.thicken, run.augment_gen)
     if run.outliers is not None:
         k = round(len(idx) * cfg.not_digits)
         pick = torch.randint(len(run.outliers), (k,), generator=run.augment_gen).to(run.device)
-        x = torch.cat([x, run.outliers[pick]])
+        x = torch.cat([x, as_input(run.outliers[pick], run.device)])
         y = torch.cat([y, torch.full((k,), NOT_A_DIGIT, dtype=y.dtype, device=y.device)])
-    return random_affine(as_input(x, run.device), cfg.rotation, cfg.shift, cfg.scale, run.augment_gen), y
+    return random_affine(x, cfg.rotation, cfg.shift, cfg.scale, run.augment_gen), y
 
 
 def _step_event(run: _Run, epoch: int, loss: float, elapsed: float, rate: float) -> None:
