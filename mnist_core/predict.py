@@ -31,6 +31,11 @@ _train_lock = threading.Lock()
 DIGIT, NOT_A_DIGIT, NO_DIGIT = "digit", "not a digit", "no digit"
 
 
+def _answer_json(answer: Prediction | DigitReading) -> dict:
+    """What every answer says first, in JSON: which of the three it is, the digit read, the hint, the confidence."""
+    return {"kind": answer.kind, "digit": answer.digit, "closest": answer.closest, "confidence": answer.confidence}
+
+
 @dataclass
 class Prediction:
     """What one image is (`kind`: DIGIT, NOT_A_DIGIT or NO_DIGIT). `digit` is the digit read, None unless
@@ -62,10 +67,7 @@ class Prediction:
     def as_json(self) -> dict:
         """{"kind", "digit" (None unless a digit), "closest", "confidence", "probabilities", "score", "threshold"}."""
         return {
-            "kind": self.kind,
-            "digit": self.digit,
-            "closest": self.closest,
-            "confidence": self.confidence,
+            **_answer_json(self),
             "probabilities": list(self.probabilities),
             "score": self.score,
             "threshold": self.threshold,
@@ -108,10 +110,7 @@ class DigitReading:
     def as_json(self) -> dict:
         """{"kind", "digit" (None if refused), "closest", "confidence", "box", "top3": [[digit, probability], ...]}."""
         return {
-            "kind": self.kind,
-            "digit": self.digit,
-            "closest": self.closest,
-            "confidence": self.confidence,
+            **_answer_json(self),
             "box": list(self.box),
             "top3": [list(pair) for pair in self.top(3)],
         }
