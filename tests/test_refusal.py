@@ -144,13 +144,18 @@ def test_a_checkpoint_from_before_refusal_loads_and_predicts_as_it_did(mnist, tm
     assert [a.digit for a in answers] == logits.argmax(1).tolist()
 
 
+def most_refused_shape(checkpoint, out, seed: int):
+    """Of 40 train-side non-digits (a seed the bank never used), the one the model refuses most, saved to `out`
+    as a drawing (black on white)."""
+    shapes = nondigits.make(40, seed)
+    scores = Predictor.from_checkpoint(checkpoint).read(shapes.astype(np.float32) / 255)[1]
+    Image.fromarray(255 - shapes[int(np.argmax(scores))]).save(out)
+    return out
+
+
 def test_cli_predict_json_says_which_of_the_three(refusing, mnist, tmp_path):
     path, _ = refusing
-    predictor = Predictor.from_checkpoint(path)
-    shapes = nondigits.make(40, 998)
-    scores = predictor.read(shapes.astype(np.float32) / 255)[1]
-    refused = tmp_path / "shape.png"
-    Image.fromarray(255 - shapes[int(np.argmax(scores))]).save(refused)  # the one it refuses most
+    refused = most_refused_shape(path, tmp_path / "shape.png", seed=998)
     digit = tmp_path / "digit.png"
     Image.fromarray(255 - mnist.test_images[0].numpy()).save(digit)
     blank = tmp_path / "blank.png"
@@ -190,11 +195,7 @@ def test_cli_explain_draws_a_refused_image_for_its_closest_digit(refusing, tmp_p
     from mnist_core.cli import main
 
     path, _ = refusing
-    predictor = Predictor.from_checkpoint(path)
-    shapes = nondigits.make(40, 997)
-    scores = predictor.read(shapes.astype(np.float32) / 255)[1]
-    image = tmp_path / "shape.png"
-    Image.fromarray(255 - shapes[int(np.argmax(scores))]).save(image)
+    image = most_refused_shape(path, tmp_path / "shape.png", seed=997)
     out = tmp_path / "out"
     assert main(["explain", str(image), "--out", str(out), "--checkpoint", str(path), "--map", "pca"]) == 0
     summary = json.loads((out / "explanation.json").read_text())
