@@ -39,7 +39,7 @@ STEP_POINTS_PER_EPOCH = 50
 # Mid-epoch validation ('val' events, asked for by sweeps to prune within one epoch) scores this many
 # validation images: ~0.3 s for the cnn on two CPU cores, against ~1.5 s for the usual 5,000.
 VAL_POINT_IMAGES = 1000
-# At most this many generated non-digits (nondigits.bank) for a run that learns to refuse: about 80 s to
+# At most this many generated non-digits (nondigits.bank) for a run that learns to refuse: about 100 s to
 # make once per machine; each batch draws from them at random, warped as the digits are.
 BANK_IMAGES = 24_000
 
