@@ -57,23 +57,15 @@ def server(start_app, tmp_path_factory):
 
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    page.goto(server)
-    pen.wait_until_drawable(page)
-    yield page
-    context.close()
+    with pen.drawable_page(browser, server, viewport={"width": 1280, "height": 1000}) as page:
+        yield page
 
 
 @pytest.fixture
 def phone(browser, server):
     """A phone-sized touch page and its CDP session (for Input.dispatchTouchEvent)."""
-    context = browser.new_context(**PHONE)
-    page = context.new_page()
-    page.goto(server)
-    pen.wait_until_drawable(page)
-    yield page, context.new_cdp_session(page)
-    context.close()
+    with pen.drawable_page(browser, server, **PHONE) as page:
+        yield page, page.context.new_cdp_session(page)
 
 
 def shoot(page, name: str, full_page: bool = True) -> None:

@@ -22,12 +22,8 @@ def server(start_app, tmp_path_factory):
 
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.goto(server)
-    pen.wait_until_drawable(page)
-    yield page
-    context.close()
+    with pen.drawable_page(browser, server, viewport={"width": 1280, "height": 900}) as page:
+        yield page
 
 
 def test_the_map_appears_by_itself(page):

@@ -64,19 +64,10 @@ def server(start_app, tmp_path_factory) -> str:
     return start_app(checkpoints=tmp_path_factory.mktemp("runs")).url
 
 
-def open_page(browser, server: str, **options):
-    context = browser.new_context(**options)
-    page = context.new_page()
-    page.goto(server)
-    pen.wait_until_drawable(page)
-    return context, page
-
-
 @pytest.fixture
 def page(browser, server):
-    context, page = open_page(browser, server, **DESKTOP)
-    yield page
-    context.close()
+    with pen.drawable_page(browser, server, **DESKTOP) as page:
+        yield page
 
 
 def draw(page, strokes, cdp=None) -> None:
@@ -151,17 +142,15 @@ def test_a_seven_beside_a_star_is_no_number_and_only_the_star_is_refused(page):
 
 
 def test_screenshots_of_a_refused_drawing_desktop_and_phone(browser, server):
-    context, page = open_page(browser, server, **DESKTOP)
-    draw(page, DRAWINGS["cat"])
-    expect_refused(page)
-    shoot(page, "not-a-digit")
-    context.close()
-    context, page = open_page(browser, server, **PHONE)
-    draw(page, DRAWINGS["cat"], cdp=context.new_cdp_session(page))
-    expect_refused(page)
-    page.wait_for_function(
-        """() => { const r = document.querySelector('#draw-result .digit-card').getBoundingClientRect();
-          return r.height > 0 && r.bottom <= innerHeight; }"""
-    )  # the answer, hint and card, in sight under the canvas
-    shoot(page, "not-a-digit-phone")
-    context.close()
+    with pen.drawable_page(browser, server, **DESKTOP) as page:
+        draw(page, DRAWINGS["cat"])
+        expect_refused(page)
+        shoot(page, "not-a-digit")
+    with pen.drawable_page(browser, server, **PHONE) as page:
+        draw(page, DRAWINGS["cat"], cdp=page.context.new_cdp_session(page))
+        expect_refused(page)
+        page.wait_for_function(
+            """() => { const r = document.querySelector('#draw-result .digit-card').getBoundingClientRect();
+              return r.height > 0 && r.bottom <= innerHeight; }"""
+        )  # the answer, hint and card, in sight under the canvas
+        shoot(page, "not-a-digit-phone")

@@ -7,6 +7,8 @@ Works on the page's own canvas (#draw-pad) and on the Gradio Sketchpad of older 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 SEVEN = [(-0.3, -0.35), (0.3, -0.35), (-0.05, 0.4)]
@@ -40,6 +42,20 @@ def wait_until_drawable(page: Any, timeout: float = 60_000) -> str:
     page.wait_for_function(CANVAS_READY, arg=selector, timeout=timeout, polling=100)
     page.evaluate(RECORD_PEN_UPS)
     return selector
+
+
+@contextmanager
+def drawable_page(browser: Any, url: str, **options: Any) -> Iterator[Any]:
+    """A page of the app at `url` in a new browser context (`options`: viewport, touch...), its canvas ready
+    to draw on (wait_until_drawable); the context is closed afterwards."""
+    context = browser.new_context(**options)
+    try:
+        page = context.new_page()
+        page.goto(url)
+        wait_until_drawable(page)
+        yield page
+    finally:
+        context.close()
 
 
 def points(page: Any, strokes: list[tuple[float, float]], dx: float = 0.0, selector: str | None = None) -> list:
