@@ -32,6 +32,7 @@ from .embedding import InsideIndex
 from .layers import first_layer_filters, forward_stages
 from .models import as_input, digit_logits, refusal_margin
 from .predict import DIGIT, NO_DIGIT, NOT_A_DIGIT
+from .refusal import refuses
 
 METHOD = "Integrated Gradients"
 IG_STEPS = 32  # map correlation with 512 steps: median 0.992, min 0.973 (20 test digits); RESULTS.md
@@ -168,7 +169,7 @@ def explain(
         feature = out.features[0].float().cpu().numpy()
     closest = int(probs.argmax())
     score = None if margin is None else float(margin[0])
-    refused = threshold is not None and score is not None and score > threshold  # as Predictor.refuses
+    refused = refuses(score, threshold)
     wanted = closest if target is None else target
     result = Explanation(
         digit=None if refused else closest,

@@ -19,6 +19,7 @@ from .models import as_input, digit_logits, refusal_margin
 from .number import split_digits
 from .preprocess import to_mnist
 from .presets import BEST_PRESET, PRESETS
+from .refusal import refuses
 
 # The recipe of the bundled default model (checkpoints/README.md), also used to train one when
 # the file is missing: the `cnn_large_best` preset, which pins every field.
@@ -194,7 +195,7 @@ class Predictor:
 
     def refuses(self, score: float | None) -> bool:
         """Whether a refusal score is over this model's threshold (a model without one never refuses)."""
-        return self.threshold is not None and score is not None and score > self.threshold
+        return refuses(score, self.threshold)
 
     def predict(self, image: Any) -> Prediction:
         """Read one image: PIL, numpy (L/RGB/RGBA uint8), file path, or Gradio's sketch dict."""

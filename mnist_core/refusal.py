@@ -33,3 +33,9 @@ def fit_refusal(val_logits: torch.Tensor, quantile: float = REFUSE_QUANTILE) -> 
         "quantile": quantile,
         "val_refused": float((margin > threshold).float().mean()),
     }
+
+
+def refuses(score: float | None, threshold: float | None) -> bool:
+    """Whether an image with this refusal score is "not a digit": above the threshold (a model without a
+    score or a threshold never refuses). Predictor and explain decide by it."""
+    return threshold is not None and score is not None and score > threshold
