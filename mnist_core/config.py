@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-MODELS = ("cnn", "cnn_large", "mlp")
+MODELS = ("cnn", "cnn_large", "cnn_deep", "cnn_ensemble", "mlp")
 ACTIVATIONS = ("relu", "leaky_relu", "mish", "gelu")
 OPTIMIZERS = ("adamw", "adam", "sgd", "adadelta")
 SCHEDULERS = ("onecycle", "cosine", "step", "none")

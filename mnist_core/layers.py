@@ -3,6 +3,7 @@
 A stage ends at each activation function (conv, norm, pool, activation -> "conv2+pool"), and the
 output layer is the last stage. We walk the nn.Sequential's children instead of registering
 forward hooks: hooks on a model shared by the app's threads would also catch their predictions.
+An ensemble shows its first member's stages and its own output; its features are all members'.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from .models import Ensemble, combine
 
 ACTIVATION_TYPES = (nn.ReLU, nn.LeakyReLU, nn.Mish, nn.GELU)
 
@@ -41,6 +44,11 @@ def output_index(model: nn.Module) -> int:
 
 def forward_stages(model: nn.Module, x: torch.Tensor, keep_stages: bool = True) -> Stages:
     """Run `model` on `x` (N, 1, 28, 28) child by child, keeping stage outputs (if asked) and features."""
+    if isinstance(model, Ensemble):
+        parts = [forward_stages(m, x, keep_stages and i == 0) for i, m in enumerate(model.members)]
+        logits = combine([part.logits for part in parts])
+        stages = parts[0].stages[:-1] + [("output", logits)] if keep_stages else []
+        return Stages(stages, torch.cat([part.features for part in parts], 1), logits)
     children = _children(model)
     last = output_index(model)
     stages: list[tuple[str, torch.Tensor]] = []
@@ -67,7 +75,10 @@ def forward_stages(model: nn.Module, x: torch.Tensor, keep_stages: bool = True) 
 
 
 def first_layer_filters(model: nn.Module) -> torch.Tensor:
-    """The first layer's weights as images: conv kernels (F, k, k), or an MLP's (F, 28, 28) templates."""
+    """The first layer's weights as images: conv kernels (F, k, k), or an MLP's (F, 28, 28) templates
+    (an ensemble's first member's)."""
+    if isinstance(model, Ensemble):
+        return first_layer_filters(model.members[0])
     for layer in _children(model):
         if isinstance(layer, nn.Conv2d):
             return layer.weight.detach()[:, 0].float().cpu().clone()

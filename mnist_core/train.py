@@ -29,7 +29,7 @@ from .config import TrainConfig
 from .data import MNISTTensors, load_mnist_cached, split_indices
 from .device import precision_autocast, resolve_device
 from .evaluate import as_input, evaluate
-from .models import NOT_A_DIGIT, build_model, digit_logits
+from .models import NOT_A_DIGIT, build_model, combine, digit_logits, member_logits
 from .optim import Optimizer, Schedule, make_schedule
 from .refusal import fit_refusal
 
@@ -262,8 +262,12 @@ def _one_epoch(run: _Run, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
             continue  # BatchNorm cannot train on a single sample
         x, y = _batch(run, idx)
         with autocast:
-            logits = model(x)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+            outputs = member_logits(model, x)
+        # Each member of an ensemble learns from its own loss, as it would alone: the pair was measured
+        # so (benchmarks/RESULTS.md), and members trained only on their mean answer lean on each other.
+        loss = sum(F.cross_entropy(out.float(), y, label_smoothing=cfg.label_smoothing) for out in outputs)
+        loss = loss / len(outputs)
+        logits = combine(outputs)
         digits = len(idx)  # the batch's first rows; any after them are non-digits
         optimizer.zero_grad()
         loss.backward()

@@ -9,11 +9,18 @@ from torch import nn
 
 from mnist_core.checkpoint import load_model, save_checkpoint
 from mnist_core.config import ACTIVATIONS, MODELS, TrainConfig
+from mnist_core.layers import first_layer_filters, forward_stages
 from mnist_core.models import build_model
 
 # Written out here, not read from models.ACTIVATIONS, so that a wrong entry there fails.
 ACTIVATION_CLASSES = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "mish": nn.Mish, "gelu": nn.GELU}
-HIDDEN_LAYERS = {"mlp": 2, "cnn": 3, "cnn_large": 5}  # activations per network (mlp: hidden_sizes "32,16")
+HIDDEN_LAYERS = {
+    "mlp": 2,
+    "cnn": 3,
+    "cnn_large": 5,
+    "cnn_deep": 6,
+    "cnn_ensemble": 11,
+}  # activations per network (mlp: hidden_sizes "32,16")
 NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 
 
@@ -49,7 +56,7 @@ def test_every_model_activation_and_batch_norm(tmp_path, model, activation, batc
         assert torch.equal(loaded(x), net(x))
 
 
-@pytest.mark.parametrize("model", ["cnn", "cnn_large"])
+@pytest.mark.parametrize("model", ["cnn", "cnn_large", "cnn_deep"])
 def test_the_gradient_into_the_last_conv_block_keeps_its_channels_last_layout(model):
     """The flatten hands the gradient back channels-last, as the activation before it saved its
     output: on two layouts the ReLU's backward took 30x longer. The gradients themselves are those
@@ -71,3 +78,19 @@ def test_the_gradient_into_the_last_conv_block_keeps_its_channels_last_layout(mo
     nn.functional.cross_entropy(plain(x), y).backward()
     for (name, a), b in zip(net.named_parameters(), plain.parameters(), strict=True):
         torch.testing.assert_close(a.grad, b.grad, msg=name)
+
+
+def test_an_ensemble_answers_the_mean_of_its_members_log_probabilities_and_shows_its_first_members_layers():
+    torch.manual_seed(0)
+    net = build_model(TrainConfig(model="cnn_ensemble")).eval()
+    large, deep = net.members
+    x = torch.rand(4, 1, 28, 28)
+    with torch.no_grad():
+        mean = (large(x).log_softmax(-1) + deep(x).log_softmax(-1)) / 2
+        torch.testing.assert_close(net(x), mean)
+        walked, alone = forward_stages(net, x), forward_stages(large, x)
+    torch.testing.assert_close(walked.logits, mean)
+    assert [name for name, _ in walked.stages] == [name for name, _ in alone.stages]  # cnn_large's, then "output"
+    torch.testing.assert_close(walked.stages[-1][1], mean)
+    assert walked.features.shape == (4, 256 + 256)  # both members' last hidden layers, for the nearest digits
+    assert torch.equal(first_layer_filters(net), first_layer_filters(large))

@@ -14,7 +14,7 @@ from PIL import Image
 
 from mnist_core import nondigits
 from mnist_core.checkpoint import load_model
-from mnist_core.config import TrainConfig
+from mnist_core.config import MODELS, TrainConfig
 from mnist_core.models import build_model, refusal_margin
 from mnist_core.predict import DIGIT, NO_DIGIT, NOT_A_DIGIT, Predictor
 from mnist_core.refusal import REFUSE_QUANTILE, fit_refusal
@@ -33,7 +33,7 @@ def refusing(mnist, tmp_path_factory):
 
 def test_a_model_learning_to_refuse_has_an_eleventh_output_and_one_that_does_not_has_ten():
     x = torch.zeros(2, 1, 28, 28)
-    for model in ("mlp", "cnn", "cnn_large"):
+    for model in MODELS:
         assert build_model(TrainConfig(model=model)).eval()(x).shape == (2, 11)
         assert build_model(TrainConfig(model=model, not_digits=0)).eval()(x).shape == (2, 10)
 

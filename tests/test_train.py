@@ -90,10 +90,17 @@ def test_batch_larger_than_the_subset_is_refused(mnist):
         train(TrainConfig(**{**SMALL, "train_size": 100, "batch_size": 512}), mnist)
 
 
-@pytest.mark.parametrize("model", ["cnn", "cnn_large"])
-def test_cnns_train_a_few_steps(mnist, model):
-    result = train(TrainConfig(model=model, train_size=2048, val_size=100, batch_size=64), mnist)
+@pytest.mark.parametrize("model", ["cnn", "cnn_large", "cnn_deep", "cnn_ensemble"])
+def test_cnns_train_a_few_steps(mnist, model, tmp_path):
+    result = train(
+        TrainConfig(model=model, train_size=2048, val_size=100, batch_size=64), mnist, checkpoint_path=tmp_path / "m.pt"
+    )
     assert result.metrics["epochs_completed"] == 1 and result.metrics["test_accuracy"] > 0.6
+    net = load_model(result.checkpoint).model.eval()
+    for member in getattr(net, "members", [net]):  # each member of an ensemble learned to read on its own
+        with torch.no_grad():
+            answers = member(mnist.test_images[:500].float().div(255).unsqueeze(1))[:, :10].argmax(1)
+        assert (answers == mnist.test_labels[:500]).float().mean() > 0.6
 
 
 @pytest.mark.parametrize("optimizer, scheduler", [("sgd", "step"), ("adam", "cosine"), ("adadelta", "none")])
