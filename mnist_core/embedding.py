@@ -27,7 +27,7 @@ from torch import nn
 
 from .atomic import atomic_write
 from .data import MNISTTensors, load_mnist_cached
-from .layers import forward_stages
+from .layers import feature_network, forward_stages
 from .models import as_input, digit_logits
 
 CACHE_VERSION = 2  # 2: test_nearest (the typical distance of a test digit to its nearest training digit)
@@ -41,23 +41,26 @@ _DEFAULT = object()
 
 @torch.inference_mode()
 def hidden_features(
-    model: nn.Module, images: torch.Tensor | np.ndarray, batch_size: int = 2000
+    model: nn.Module, images: torch.Tensor | np.ndarray, batch_size: int = 2000, predict: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Last-hidden-layer features (N, D) float32 and predicted digits (N,) for many images (eval mode)."""
+    """Last-hidden-layer features (N, D) float32 and predicted digits (N,) for many images (eval mode);
+    without `predict`, features alone (an ensemble runs only the member they come from) and no digits."""
     was_training = model.training
     model.eval()
     feats, preds = [], []
     try:
         device = next(model.parameters()).device
         for start in range(0, len(images), batch_size):
-            out = forward_stages(model, as_input(images[start : start + batch_size], device), keep_stages=False)
+            x = as_input(images[start : start + batch_size], device)
+            out = forward_stages(model if predict else feature_network(model), x, keep_stages=False)
             feats.append(out.features.float().cpu())
-            preds.append(digit_logits(out.logits).argmax(1).cpu())  # a digit, never "not a digit"
+            if predict:
+                preds.append(digit_logits(out.logits).argmax(1).cpu())  # a digit, never "not a digit"
     finally:
         model.train(was_training)
     if not feats:
         return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
-    return torch.cat(feats).numpy(), torch.cat(preds).numpy()
+    return torch.cat(feats).numpy(), torch.cat(preds).numpy() if preds else np.zeros(0, np.int64)
 
 
 def unit_rows(features: np.ndarray) -> np.ndarray:
@@ -189,7 +192,7 @@ def build_index(
     """Compute features of the training and test digits and the test set's 2-D map (no cache)."""
     log = log or (lambda _msg: None)
     started = time.perf_counter()
-    train_f, _ = hidden_features(model, data.train_images)
+    train_f, _ = hidden_features(model, data.train_images, predict=False)
     test_f, test_pred = hidden_features(model, data.test_images)
     log(f"features of {len(train_f)} training and {len(test_f)} test digits: {time.perf_counter() - started:.1f} s")
     test_unit, train_unit = unit_rows(test_f), unit_rows(train_f)

@@ -3,7 +3,8 @@
 A stage ends at each activation function (conv, norm, pool, activation -> "conv2+pool"), and the
 output layer is the last stage. We walk the nn.Sequential's children instead of registering
 forward hooks: hooks on a model shared by the app's threads would also catch their predictions.
-An ensemble shows its first member's stages and its own output; its features are all members'.
+An ensemble shows its first member's stages and features (the space its nearest digits are found
+in) and its own output.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ def _children(model: nn.Module) -> list[nn.Module]:
     return list(model.children())
 
 
+def feature_network(model: nn.Module) -> nn.Module:
+    """The network whose last hidden layer gives `model`'s features: an ensemble's first member, so
+    that the features of 60,000 training digits cost one member's forward pass, not every member's."""
+    return model.members[0] if isinstance(model, Ensemble) else model
+
+
 def output_index(model: nn.Module) -> int:
     """Position of the output layer (the last Linear) among the model's children."""
     children = _children(model)
@@ -48,7 +55,7 @@ def forward_stages(model: nn.Module, x: torch.Tensor, keep_stages: bool = True) 
         parts = [forward_stages(m, x, keep_stages and i == 0) for i, m in enumerate(model.members)]
         logits = combine([part.logits for part in parts])
         stages = parts[0].stages[:-1] + [("output", logits)] if keep_stages else []
-        return Stages(stages, torch.cat([part.features for part in parts], 1), logits)
+        return Stages(stages, parts[0].features, logits)
     children = _children(model)
     last = output_index(model)
     stages: list[tuple[str, torch.Tensor]] = []

@@ -3,12 +3,14 @@ step, and a checkpoint that loads back into the same network."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from mnist_core.checkpoint import load_model, save_checkpoint
 from mnist_core.config import ACTIVATIONS, MODELS, TrainConfig
+from mnist_core.embedding import hidden_features
 from mnist_core.layers import first_layer_filters, forward_stages
 from mnist_core.models import build_model
 
@@ -92,5 +94,8 @@ def test_an_ensemble_answers_the_mean_of_its_members_log_probabilities_and_shows
     torch.testing.assert_close(walked.logits, mean)
     assert [name for name, _ in walked.stages] == [name for name, _ in alone.stages]  # cnn_large's, then "output"
     torch.testing.assert_close(walked.stages[-1][1], mean)
-    assert walked.features.shape == (4, 256 + 256)  # both members' last hidden layers, for the nearest digits
+    torch.testing.assert_close(walked.features, alone.features)  # the space its nearest digits are found in
+    features, digits = hidden_features(net, x, predict=False)  # the training digits' index runs cnn_large alone
+    np.testing.assert_allclose(features, alone.features.numpy(), rtol=1e-5, atol=1e-6)
+    assert digits.size == 0
     assert torch.equal(first_layer_filters(net), first_layer_filters(large))
