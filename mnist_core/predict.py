@@ -22,7 +22,7 @@ from .presets import BEST_PRESET, PRESETS
 from .refusal import refuses
 
 # The recipe of the bundled default model (checkpoints/README.md), also used to train one when
-# the file is missing: the `cnn_large_best` preset, which pins every field.
+# the file is missing: the `cnn_ensemble_best` preset, which pins every field.
 DEFAULT_RECIPE = PRESETS[BEST_PRESET].values
 
 _train_lock = threading.Lock()

@@ -12,7 +12,7 @@ from mnist_core.checkpoint import load_model, save_checkpoint
 from mnist_core.config import ACTIVATIONS, MODELS, TrainConfig
 from mnist_core.embedding import hidden_features
 from mnist_core.layers import first_layer_filters, forward_stages
-from mnist_core.models import build_model
+from mnist_core.models import build_model, digit_logits, refusal_margin
 
 # Written out here, not read from models.ACTIVATIONS, so that a wrong entry there fails.
 ACTIVATION_CLASSES = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "mish": nn.Mish, "gelu": nn.GELU}
@@ -82,18 +82,20 @@ def test_the_gradient_into_the_last_conv_block_keeps_its_channels_last_layout(mo
         torch.testing.assert_close(a.grad, b.grad, msg=name)
 
 
-def test_an_ensemble_answers_the_mean_of_its_members_log_probabilities_and_shows_its_first_members_layers():
+def test_an_ensemble_reads_the_mean_of_its_members_refuses_by_the_first_and_shows_its_layers():
     torch.manual_seed(0)
     net = build_model(TrainConfig(model="cnn_ensemble")).eval()
     large, deep = net.members
     x = torch.rand(4, 1, 28, 28)
     with torch.no_grad():
+        out = net(x)
         mean = (large(x).log_softmax(-1) + deep(x).log_softmax(-1)) / 2
-        torch.testing.assert_close(net(x), mean)
+        torch.testing.assert_close(digit_logits(out), digit_logits(mean))  # the digits: mean log-probabilities
+        torch.testing.assert_close(refusal_margin(out), refusal_margin(large(x)))  # "not a digit": cnn_large's
         walked, alone = forward_stages(net, x), forward_stages(large, x)
-    torch.testing.assert_close(walked.logits, mean)
+    torch.testing.assert_close(walked.logits, out)
     assert [name for name, _ in walked.stages] == [name for name, _ in alone.stages]  # cnn_large's, then "output"
-    torch.testing.assert_close(walked.stages[-1][1], mean)
+    torch.testing.assert_close(walked.stages[-1][1], out)
     torch.testing.assert_close(walked.features, alone.features)  # the space its nearest digits are found in
     features, digits = hidden_features(net, x, predict=False)  # the training digits' index runs cnn_large alone
     np.testing.assert_allclose(features, alone.features.numpy(), rtol=1e-5, atol=1e-6)

@@ -164,7 +164,7 @@ def test_load_run_fills_the_form_with_its_config_and_opens_the_train_tab(lab):
     assert values == TrainConfig(**{**TINY, "optimizer": "sgd", "lr": 0.2, "batch_size": 32}).to_dict()
     assert preset in PRESETS and sliders[1] == 5 and "mine" in note.value and outputs[-1].selected == "train"
     _, bundled, _, _ = unpack(first(lab.train.load_run(None, DEFAULT_NAME)))
-    assert bundled["model"] == "cnn_large"
+    assert bundled["model"] == "cnn_ensemble"
     with pytest.raises(gr.Error, match="unknown model"):
         first(lab.train.load_run(None, "../etc/passwd"))
 
