@@ -48,7 +48,8 @@ class Limit:
 # The one table of limits: Caps.from_env, the Train tab's list and the README's table derive from it.
 # Space defaults: a free Space has 2 vCPU like our development machines, where the default recipe trains in
 # seconds and cnn_large_best (20 epochs) in 4-7 minutes, so it fits the time limit (the bundled ensemble's
-# recipe, about 25 minutes, is stopped at it with its last whole epoch); ten jobs in line is about the longest wait worth offering.
+# recipe, about 25 minutes, is stopped at it with its last whole epoch); ten jobs in line is about the
+# longest wait worth offering.
 LIMITS = (
     Limit("max_epochs", "MNIST_MAX_EPOCHS", int, None, 20, "epochs per run"),
     Limit("max_train_seconds", "MNIST_MAX_TRAIN_SECONDS", float, None, 600.0, "seconds per run", " s"),
