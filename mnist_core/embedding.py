@@ -27,6 +27,7 @@ from torch import nn
 
 from .atomic import atomic_write
 from .data import MNISTTensors, load_mnist_cached
+from .evaluate import INFERENCE_BATCH
 from .layers import feature_network, forward_stages
 from .models import as_input, digit_logits
 
@@ -41,7 +42,7 @@ _DEFAULT = object()
 
 @torch.inference_mode()
 def hidden_features(
-    model: nn.Module, images: torch.Tensor | np.ndarray, batch_size: int = 2000, predict: bool = True
+    model: nn.Module, images: torch.Tensor | np.ndarray, batch_size: int = INFERENCE_BATCH, predict: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """Last-hidden-layer features (N, D) float32 and predicted digits (N,) for many images (eval mode);
     without `predict`, features alone (an ensemble runs only the member they come from) and no digits."""
