@@ -102,6 +102,22 @@ def _norm_act(cfg: TrainConfig, width: int, conv: bool = True) -> list[nn.Module
     return [_norm(cfg.batch_norm, width, conv), ACTIVATIONS[cfg.activation]()]
 
 
+def _conv(cfg: TrainConfig, width_in: int, width: int, kernel: int, **kwargs) -> nn.Conv2d:
+    """A conv whose bias a following BatchNorm would cancel is left out."""
+    return nn.Conv2d(width_in, width, kernel, bias=not cfg.batch_norm, **kwargs)
+
+
+def _head(cfg: TrainConfig, features: int) -> list[nn.Module]:
+    """Every CNN's end: the flattened feature maps, a hidden layer of 256 (the Inside tab's features), the outputs."""
+    return [
+        Flatten(),
+        nn.Linear(features, 256, bias=not cfg.batch_norm),
+        *_norm_act(cfg, 256, conv=False),
+        nn.Dropout(cfg.dropout),
+        nn.Linear(256, outputs(cfg)),
+    ]
+
+
 def cnn(cfg: TrainConfig) -> nn.Sequential:
     """Small and fast (the default): a strided 5x5 conv and a conv + max-pool shrink 28x28 to 5x5
     at once, then a wide hidden layer does the rest (about 213k weights, 0.7M multiply-adds per
@@ -109,16 +125,12 @@ def cnn(cfg: TrainConfig) -> nn.Sequential:
     multiples of 16, which oneDNN's AVX-512 kernels fill exactly. See benchmarks/RESULTS.md."""
     return nn.Sequential(
         Normalize(),
-        nn.Conv2d(1, 16, 5, stride=2, bias=not cfg.batch_norm),  # 12x12
+        _conv(cfg, 1, 16, 5, stride=2),  # 12x12
         *_norm_act(cfg, 16),
-        nn.Conv2d(16, 32, 3, bias=not cfg.batch_norm),  # 10x10
+        _conv(cfg, 16, 32, 3),  # 10x10
         nn.MaxPool2d(2),  # 5x5; pooling before the norm leaves it a quarter of the values
         *_norm_act(cfg, 32),
-        Flatten(),
-        nn.Linear(32 * 5 * 5, 256, bias=not cfg.batch_norm),
-        *_norm_act(cfg, 256, conv=False),
-        nn.Dropout(cfg.dropout),
-        nn.Linear(256, outputs(cfg)),
+        *_head(cfg, 32 * 5 * 5),
     )
 
 
@@ -128,20 +140,16 @@ def cnn_large(cfg: TrainConfig) -> nn.Sequential:
     """
     return nn.Sequential(
         Normalize(),
-        nn.Conv2d(1, 32, 5, stride=2, bias=not cfg.batch_norm),  # 12x12
+        _conv(cfg, 1, 32, 5, stride=2),  # 12x12
         *_norm_act(cfg, 32),
-        nn.Conv2d(32, 64, 3, padding=1, bias=not cfg.batch_norm),  # 12x12
+        _conv(cfg, 32, 64, 3, padding=1),  # 12x12
         *_norm_act(cfg, 64),
-        nn.Conv2d(64, 64, 3, bias=not cfg.batch_norm),  # 10x10
+        _conv(cfg, 64, 64, 3),  # 10x10
         nn.MaxPool2d(2),  # 5x5
         *_norm_act(cfg, 64),
-        nn.Conv2d(64, 128, 3, bias=not cfg.batch_norm),  # 3x3
+        _conv(cfg, 64, 128, 3),  # 3x3
         *_norm_act(cfg, 128),
-        Flatten(),
-        nn.Linear(128 * 3 * 3, 256, bias=not cfg.batch_norm),
-        *_norm_act(cfg, 256, conv=False),
-        nn.Dropout(cfg.dropout),
-        nn.Linear(256, outputs(cfg)),
+        *_head(cfg, 128 * 3 * 3),
     )
 
 
@@ -151,23 +159,19 @@ def cnn_deep(cfg: TrainConfig) -> nn.Sequential:
     pixel, where cnn_large's strided stem skips every other one."""
     return nn.Sequential(
         Normalize(),
-        nn.Conv2d(1, 32, 3, padding=1, bias=not cfg.batch_norm),  # 28x28
+        _conv(cfg, 1, 32, 3, padding=1),  # 28x28
         *_norm_act(cfg, 32),
-        nn.Conv2d(32, 32, 3, padding=1, bias=not cfg.batch_norm),
+        _conv(cfg, 32, 32, 3, padding=1),
         *_norm_act(cfg, 32),
         nn.MaxPool2d(2),  # 14x14
-        nn.Conv2d(32, 64, 3, padding=1, bias=not cfg.batch_norm),
+        _conv(cfg, 32, 64, 3, padding=1),
         *_norm_act(cfg, 64),
-        nn.Conv2d(64, 64, 3, padding=1, bias=not cfg.batch_norm),
+        _conv(cfg, 64, 64, 3, padding=1),
         *_norm_act(cfg, 64),
         nn.MaxPool2d(2),  # 7x7
-        nn.Conv2d(64, 128, 3, bias=not cfg.batch_norm),  # 5x5
+        _conv(cfg, 64, 128, 3),  # 5x5
         *_norm_act(cfg, 128),
-        Flatten(),
-        nn.Linear(128 * 5 * 5, 256, bias=not cfg.batch_norm),
-        *_norm_act(cfg, 256, conv=False),
-        nn.Dropout(cfg.dropout),
-        nn.Linear(256, outputs(cfg)),
+        *_head(cfg, 128 * 5 * 5),
     )
 
 
