@@ -33,9 +33,8 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
     a digit", is left out: the confidence shown is among digits), by SciPy's bounded minimiser (~15 ms)."""
     from scipy.optimize import minimize_scalar  # here, not at the top: ~0.3 s that only a fit needs
 
-    z = (
-        digit_logits(logits).detach().float().cpu().numpy().astype(np.float64)
-    )  # numpy: torch threads cost more than the fit
+    # numpy: torch threads cost more than the fit
+    z = digit_logits(logits).detach().float().cpu().numpy().astype(np.float64)
     y = labels.detach().long().cpu().numpy()
     if len(z) == 0:
         return 1.0

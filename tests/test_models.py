@@ -16,13 +16,8 @@ from mnist_core.models import build_model, digit_logits, refusal_margin
 
 # Written out here, not read from models.ACTIVATIONS, so that a wrong entry there fails.
 ACTIVATION_CLASSES = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "mish": nn.Mish, "gelu": nn.GELU}
-HIDDEN_LAYERS = {
-    "mlp": 2,
-    "cnn": 3,
-    "cnn_large": 5,
-    "cnn_deep": 6,
-    "cnn_ensemble": 11,
-}  # activations per network (mlp: hidden_sizes "32,16")
+# Activations per network (mlp: hidden_sizes "32,16"; the ensemble: its two members').
+HIDDEN_LAYERS = {"mlp": 2, "cnn": 3, "cnn_large": 5, "cnn_deep": 6, "cnn_ensemble": 11}
 NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 
 
